@@ -1,0 +1,5 @@
+import sys
+
+from dynsys.cli import main
+
+sys.exit(main())

@@ -1,0 +1,247 @@
+"""Closed-form theory of Adam's phase diagram on ``x^k/k`` and of the effective-sharpness map.
+
+Adam (eps = 0, no bias correction) on ``L(x) = x^k/k`` (``k`` even, ``k >= 4``) is the 3-D
+map of Eqs. 3-5 of the degenerate-polynomials paper ("Adam on highly degenerate
+polynomials", math.md D1). Writing ``rho = b2^{1/(2(k-2))}``:
+
+* **Existence** (Thm 4.1 i, math.md D3): the non-trivial fixed point
+  ``u* = (1-b1)/(1 - b1/rho^{k-1})`` is positive iff ``b1 < rho^{k-1} = b2^{(k-1)/(2(k-2))}``.
+* **Stability** (Thm 4.1 ii, Eq. 8, math.md D4): Jury's ``det J < 1`` on the ``(u, w)``
+  block, ``det J = b1/rho^k``, gives ``b1 < b2^{k/(2(k-2))}`` (``b1 < b2`` for ``k = 4``).
+* **Period doubling** (Eq. 9, math.md D4): ``1 + tr J + det J > 0`` is
+  ``b1 (k - (k-2) rho) > rho^{k-1} (k - 2 - k rho)``; it binds only when
+  ``rho < (k-2)/k``, i.e. ``b2 < ((k-2)/k)^{2(k-2)}`` (the lower-left corner).
+* **Regimes** (Thm 6.1, math.md D12): I = stable fixed point (converging),
+  II = fixed point exists but unstable (linear convergence, then spikes),
+  III = no fixed point (SignGD-like oscillation). Code 0 is used by the scanners for a
+  diverged run; :data:`NO_PREDICTION` (-1) marks cells the theory does not cover.
+
+The effective-sharpness map of GD with ``eta_t = eta_0 gamma^t`` (Eqs. 17-18,
+Prop. 5.6, math.md D10) is ``s -> gamma s (1-s)^{k-2}``; its non-trivial fixed point
+``s* = 1 - gamma^{-1/(k-2)}`` has multiplier ``f'(s*) = 1 - (k-2) s*/(1-s*)`` and is stable
+iff ``1 < gamma < (k/(k-2))^{k-2}``.
+
+Every function accepts scalars or numpy arrays (broadcast) and validates its arguments.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dynsys._validate import check_even_k, check_int
+
+__all__ = [
+    "REGIME_CODES",
+    "DIVERGED",
+    "CONVERGING",
+    "SPIKING",
+    "OSCILLATING",
+    "NO_PREDICTION",
+    "fixed_point_rate",
+    "stability_boundary_beta1",
+    "existence_boundary_beta1",
+    "period_doubling_residual",
+    "period_doubling_boundary_beta1",
+    "period_doubling_beta2_max",
+    "adam_fixed_point",
+    "adam_fixed_point_jacobian",
+    "predicted_regime",
+    "sharpness_critical_gamma",
+    "sharpness_fixed_point",
+    "sharpness_multiplier",
+    "rmsprop_critical_beta2",
+]
+
+DIVERGED, CONVERGING, SPIKING, OSCILLATING = 0, 1, 2, 3
+#: label of cells for which the theory makes no prediction (other optimizers, eps > 0, ...)
+NO_PREDICTION = -1
+
+#: Regime codes of the phase scanner (Thm 6.1 of the degenerate-polynomials paper, math.md D12).
+REGIME_CODES = {
+    DIVERGED: "diverged",
+    CONVERGING: "I converging",
+    SPIKING: "II spiking after convergence",
+    OSCILLATING: "III oscillating",
+}
+
+
+def _check_betas(b1, b2, *, need_b1=True):
+    """Arrays of beta1 in [0, 1) and beta2 in (0, 1) (beta2 = 0 makes rho = 0)."""
+    out = []
+    if need_b1:
+        a1 = np.asarray(b1, dtype=np.float64)
+        if not np.all(np.isfinite(a1)) or np.any(a1 < 0) or np.any(a1 >= 1):
+            bad = a1[~((a1 >= 0) & (a1 < 1))].ravel()
+            raise ValueError(f"beta1 = {bad[0] if bad.size else b1!r} is out of range; allowed: 0 <= beta1 < 1")
+        out.append(a1)
+    a2 = np.asarray(b2, dtype=np.float64)
+    if not np.all(np.isfinite(a2)) or np.any(a2 <= 0) or np.any(a2 >= 1):
+        bad = a2[~((a2 > 0) & (a2 < 1))].ravel()
+        raise ValueError(f"beta2 = {bad[0] if bad.size else b2!r} is out of range; allowed: 0 < beta2 < 1")
+    out.append(a2)
+    return out
+
+
+def _scalar_or_array(x):
+    x = np.asarray(x)
+    return x.item() if x.ndim == 0 else x
+
+
+def fixed_point_rate(beta2, k):
+    """``rho = beta2^{1/(2(k-2))}``: the contraction ``x_{t+1}/x_t`` at the non-trivial fixed point.
+
+    math.md D2 (``s* = rho``); Thm 4.1 iii of the degenerate-polynomials paper.
+    """
+    k = check_even_k("k", k, minimum=4)
+    (b2,) = _check_betas(None, beta2, need_b1=False)
+    return _scalar_or_array(b2 ** (1.0 / (2.0 * (k - 2))))
+
+
+def stability_boundary_beta1(beta2, k):
+    """I/II boundary ``beta1 = beta2^{k/(2(k-2))}`` (Eq. 8, Thm 4.1 ii; math.md D4).
+
+    The non-trivial fixed point is stable for ``beta1`` below it (unless Eq. 9 binds).
+    """
+    k = check_even_k("k", k, minimum=4)
+    (b2,) = _check_betas(None, beta2, need_b1=False)
+    return _scalar_or_array(b2 ** (k / (2.0 * (k - 2))))
+
+
+def existence_boundary_beta1(beta2, k):
+    """II/III boundary ``beta1 = beta2^{(k-1)/(2(k-2))}`` (Thm 4.1 i; math.md D3).
+
+    The non-trivial fixed point exists (``u* > 0``) for ``beta1`` below it.
+    """
+    k = check_even_k("k", k, minimum=4)
+    (b2,) = _check_betas(None, beta2, need_b1=False)
+    return _scalar_or_array(b2 ** ((k - 1) / (2.0 * (k - 2))))
+
+
+def period_doubling_residual(beta1, beta2, k):
+    """Residual of Eq. 9: ``beta1 (k - (k-2) rho) - rho^{k-1} (k - 2 - k rho)``.
+
+    Positive iff Jury's condition ``1 + tr J + det J > 0`` holds (no eigenvalue at -1),
+    math.md D4; ``(k - (k-2) rho) > 0`` always, so the sign is exact.
+    """
+    k = check_even_k("k", k, minimum=4)
+    b1, b2 = _check_betas(beta1, beta2)
+    rho = b2 ** (1.0 / (2.0 * (k - 2)))
+    return _scalar_or_array(b1 * (k - (k - 2) * rho) - rho ** (k - 1) * (k - 2 - k * rho))
+
+
+def period_doubling_boundary_beta1(beta2, k):
+    """Eq. 9 solved for beta1: ``rho^{k-1} (k-2-k rho) / (k - (k-2) rho)``.
+
+    The fixed point period-doubles for ``beta1`` *below* this value; it is positive only when
+    ``beta2 < ((k-2)/k)^{2(k-2)}`` (:func:`period_doubling_beta2_max`); elsewhere the
+    returned value is <= 0 and the condition never binds.
+    """
+    k = check_even_k("k", k, minimum=4)
+    (b2,) = _check_betas(None, beta2, need_b1=False)
+    rho = b2 ** (1.0 / (2.0 * (k - 2)))
+    return _scalar_or_array(rho ** (k - 1) * (k - 2 - k * rho) / (k - (k - 2) * rho))
+
+
+def period_doubling_beta2_max(k):
+    """``((k-2)/k)^{2(k-2)}``: Eq. 9 binds only for ``beta2`` below it (1/16 for ``k = 4``)."""
+    k = check_even_k("k", k, minimum=4)
+    return ((k - 2) / k) ** (2 * (k - 2))
+
+
+def rmsprop_critical_beta2(k):
+    """RMSProp (beta1 = 0) is stable iff ``beta2 > ((k-2)/k)^{2(k-2)}`` (math.md D10, Prop. 5.6)."""
+    return period_doubling_beta2_max(k)
+
+
+def adam_fixed_point(beta1, beta2, k):
+    """Non-trivial fixed point ``(s*, u*, w*)`` of the normalized Adam map (math.md D2).
+
+    ``s* = rho``, ``u* = (1-b1)/(1 - b1/rho^{k-1})``, ``w* = (1 - rho)/u*`` (``z* = 0``).
+    Meaningful (``u* > 0``) only below :func:`existence_boundary_beta1`.
+    """
+    k = check_even_k("k", k, minimum=4)
+    b1, b2 = _check_betas(beta1, beta2)
+    rho = b2 ** (1.0 / (2.0 * (k - 2)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = (1.0 - b1) / (1.0 - b1 / rho ** (k - 1))
+        w = (1.0 - rho) / u
+    return _scalar_or_array(rho), _scalar_or_array(u), _scalar_or_array(w)
+
+
+def adam_fixed_point_jacobian(beta1, beta2, k):
+    """The ``(u, w)`` block of the Jacobian at the non-trivial fixed point (math.md D4).
+
+    With ``a = b1/rho^{k-1}``, ``c = 1 - rho``::
+
+        J = [[a (1 + (k-1) c/rho),   a (k-1) u*^2/rho],
+             [-(k-2) w*^2/rho,       1 - (k-2) c/rho ]]
+
+    (the ``z`` direction decouples with eigenvalue ``rho^2``). Scalars only; returns a 2x2 array.
+    """
+    k = check_even_k("k", k, minimum=4)
+    b1, b2 = (float(a) for a in _check_betas(beta1, beta2))
+    rho, u, w = adam_fixed_point(b1, b2, k)
+    a = b1 / rho ** (k - 1)
+    c = 1.0 - rho
+    return np.array([[a * (1 + (k - 1) * c / rho), a * (k - 1) * u * u / rho],
+                     [-(k - 2) * w * w / rho, 1 - (k - 2) * c / rho]])
+
+
+def predicted_regime(beta1, beta2, k):
+    """Regime code predicted by Thm 6.1 of the degenerate-polynomials paper (math.md D12).
+
+    * 3 (III, oscillating) if ``beta1 >= beta2^{(k-1)/(2(k-2))}`` (no fixed point, D3);
+    * 1 (I, converging) if the fixed point is stable: ``beta1 < beta2^{k/(2(k-2))}`` (Eq. 8)
+      and the Eq. 9 residual is positive;
+    * 2 (II, spiking) otherwise (the fixed point exists but is unstable).
+
+    ``k = 2`` (quadratic, Appendix F / math.md D14): no non-trivial fixed point exists and
+    Adam cannot converge at a constant rate, so a spike must come: every cell is 2.
+    ``beta2 = 0`` gives ``rho = 0``: the fixed point degenerates; such cells are 3 when
+    ``beta1 > 0`` and 2 (SignGD, ``beta1 = beta2 = 0``) is reported as 3 as well.
+
+    Returns an int8 array (or a Python int for scalar input).
+    """
+    k = check_int("k", k, low=2)
+    if k % 2:
+        raise ValueError(f"k = {k!r} is odd; allowed: even integer k >= 2")
+    b1 = np.asarray(beta1, dtype=np.float64)
+    b2 = np.asarray(beta2, dtype=np.float64)
+    if not np.all(np.isfinite(b1)) or np.any(b1 < 0) or np.any(b1 >= 1):
+        raise ValueError(f"beta1 = {beta1!r} is out of range; allowed: 0 <= beta1 < 1")
+    if not np.all(np.isfinite(b2)) or np.any(b2 < 0) or np.any(b2 >= 1):
+        raise ValueError(f"beta2 = {beta2!r} is out of range; allowed: 0 <= beta2 < 1")
+    b1, b2 = np.broadcast_arrays(b1, b2)
+    if k == 2:
+        out = np.full(b1.shape, SPIKING, dtype=np.int8)
+        return out if out.ndim else int(out)
+    rho = b2 ** (1.0 / (2.0 * (k - 2)))
+    exists = b1 < rho ** (k - 1)
+    stable = (b1 < rho ** k) & (b1 * (k - (k - 2) * rho) - rho ** (k - 1) * (k - 2 - k * rho) > 0)
+    out = np.where(~exists, OSCILLATING, np.where(stable, CONVERGING, SPIKING)).astype(np.int8)
+    return out if out.ndim else int(out)
+
+
+def sharpness_critical_gamma(k):
+    """``gamma* = (k/(k-2))^{k-2}``: the effective-sharpness map's fixed point loses stability
+    (period doubling) at ``gamma = gamma*`` (Prop. 5.6; math.md D10). 4 for ``k = 4``.
+    """
+    k = check_int("k", k, low=3)
+    return (k / (k - 2)) ** (k - 2)
+
+
+def sharpness_fixed_point(gamma, k):
+    """Non-trivial fixed point ``s* = 1 - gamma^{-1/(k-2)}`` of ``s -> gamma s (1-s)^{k-2}`` (D10)."""
+    k = check_int("k", k, low=3)
+    g = np.asarray(gamma, dtype=np.float64)
+    if not np.all(np.isfinite(g)) or np.any(g <= 0):
+        raise ValueError(f"gamma = {gamma!r} is out of range; allowed: gamma > 0")
+    return _scalar_or_array(1.0 - g ** (-1.0 / (k - 2)))
+
+
+def sharpness_multiplier(gamma, k):
+    """Multiplier ``f'(s*) = 1 - (k-2) s*/(1-s*)`` at the fixed point (D10).
+
+    Equal to ``1 - (k-2)(gamma^{1/(k-2)} - 1)``; ``|f'(s*)| < 1`` iff ``1 < gamma < gamma*``.
+    """
+    s = np.asarray(sharpness_fixed_point(gamma, k))
+    return _scalar_or_array(1.0 - (k - 2) * s / (1.0 - s))
