@@ -1,0 +1,490 @@
+"""Compiled per-cell kernels of the phase scanner (optimizer on ``c x^k / k``).
+
+One cell = one optimizer run on the scalar objective ``L(x) = c x^k / k`` (``c = 1`` for
+``power``, ``c`` the curvature for ``quadratic`` with ``k = 2``), gradient ``g = c x^{k-1}``,
+in the update order of :mod:`dynsys.optimizers` (PyTorch convention)::
+
+    m   = b1 m + (1-b1) g                 v = b2 v + (1-b2) g^2      (adaptive only)
+    x  <- x (1 - eta_t wd) - eta_t mhat / (sqrt(vhat) + eps)          (rmsprop, adam, adamw)
+    x  <- x (1 - eta_t wd) - eta_t m                                  (gd: b1 = 0; momentum)
+
+with ``eta_t = lr * lr_decay^t``, ``m_0 = v_0 = 0`` and ``mhat = m/(1-b1^{t+1})``,
+``vhat = v/(1-b2^{t+1})`` under bias correction (``t`` counts updates from 0).
+
+Scaled coordinates (no underflow)
+---------------------------------
+With ``eps = 0`` Adam converges linearly on ``x^k`` (math.md D5), so after 10^4-10^5 steps
+``x``, ``g`` and ``v`` are far below 1e-308. Each cell therefore carries
+``x = X 2^ex``, ``m = M 2^{(k-1) ex}``, ``v = V 2^ev`` with integer exponents ``ex, ev``
+(``ev`` even) and mantissas ``X, M, V`` renormalized to about 1 every :data:`BLOCK` steps
+by exact power-of-two scaling (``frexp``/``ldexp``). In those units one step reads::
+
+    G = c X^{k-1}
+    M = b1 M + (1-b1) G
+    V = b2 V + [(1-b2) 2^{2(k-1)ex - ev}] G^2
+    X = X (1 - eta_t wd) - (eta_t [2^{(k-2)ex - ev/2}]) Mhat / (sqrt(Vhat) + [eps 2^{-ev/2}])
+
+(bracketed factors are per-cell constants between renormalizations). Scaling by powers of
+two is exact, so this is plain float64 arithmetic wherever plain float64 does not underflow,
+and ``log10 loss = log10(c/k) + k log10|x|`` stays exact far below 1e-308.
+
+Lanes (speed)
+-------------
+:func:`scan_cells` advances :data:`LANES` cells together: the lane state lives in one flat
+array at compile-time-constant offsets, every value is loaded unconditionally and combined with
+selects, so LLVM vectorizes the lane loop (AVX2: 4 doubles per instruction); blocks of lanes
+run in parallel with ``prange``. No fastmath. The per-step arithmetic (:func:`_stats`,
+:func:`_update_adaptive`, ...) and the per-block bookkeeping (:func:`_block_end`) are shared,
+inlined functions, and :func:`scan_cells_reference` calls the same ones one cell at a time,
+so the two kernels are bit-identical by construction (and tested), whatever the thread count.
+
+Per-cell statistics (outputs)
+-----------------------------
+* ``min_log2x``, ``min_step``: ``log2 min_t |x_t|`` over ``t = 0..steps`` and the first step
+  where it is reached (the loss is monotone in ``|x|`` for even ``k``);
+* ``final_log2x``: ``log2 |x_steps|`` (``+inf`` after an overflow, ``-inf`` for ``x = 0``);
+* ``sustained_log2x``: ``min`` over the consecutive :data:`BLOCK`-step windows of
+  ``log2 max_{t in window} |x_t|``: the lowest level the loss *stays* below for a whole window
+  (an oscillation that touches 0 by chance does not lower it);
+* ``n_spikes``: completed spikes. A spike starts when the loss exceeds ``spike_factor`` times
+  its running minimum and is counted when the loss has fallen back by ``spike_factor`` from
+  the spike's peak (in ``|x|`` the factor is ``spike_factor^{1/k}``);
+* ``coupling_sum``, ``coupling_n``: sum and count of ``log2 C_t``, ``C_t = v_t / g_t^2`` (the
+  coupling ratio of Appendix E, math.md D13), sampled at the last step of every window that
+  ends at or after step ``coupling_start``;
+* ``status`` (codes of :mod:`dynsys.kernels.status`), ``fail_step`` (-1 if none).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from dynsys.kernels.status import DIVIDE_BY_ZERO, LOSS_OVERFLOW, OK, STATE_OVERFLOW, ZERO_BY_ZERO
+
+__all__ = ["LANES", "BLOCK", "scan_cells", "scan_cells_reference", "MAX_LOG2_LOSS", "OUTPUTS"]
+
+#: cells advanced together in the inner loop (vectorized by LLVM)
+LANES = 32
+#: steps between two renormalizations (also the window of the sustained level)
+BLOCK = 32
+#: a run whose loss exceeds about 2^MAX_LOG2_LOSS (1e301) is reported as diverged
+MAX_LOG2_LOSS = 1000
+#: within a window |X| beyond this (relative to the window's scale) is an overflow
+_HUGE = 2.0 ** 500
+
+#: output arrays of the kernels: name -> dtype
+OUTPUTS = {
+    "min_log2x": np.float64, "min_step": np.int64, "final_log2x": np.float64, "sustained_log2x": np.float64,
+    "n_spikes": np.int64, "coupling_sum": np.float64, "coupling_n": np.int64, "status": np.int8,
+    "fail_step": np.int64,
+}
+
+# offsets of the lane variables in the flat block state (compile-time constants)
+_NV = 24
+(_X, _M, _V, _P1, _P2, _ETA, _RMIN, _MSTEP, _INSP, _PEAK, _NSPK, _BMAX, _FSTEP, _ZF, _GL, _GP,
+ _B1, _OB1, _B2, _CV, _SFX, _FEPS, _WD, _LRD) = [i * LANES for i in range(_NV)]
+
+
+# ----------------------------------------------------------------------------- shared arithmetic
+
+@njit(inline="always")
+def _stats(tf, x, r, ms, ins, p, ns, bm, up):
+    """Running min, spike state machine and window max at ``x_t`` (selects only)."""
+    a = abs(x)
+    nm = a < r
+    r = a if nm else r
+    ms = tf if nm else ms
+    bm = a if a > bm else bm
+    insb = ins > 0.0
+    start = (a > r * up) & (ins == 0.0)
+    p2 = a if a > p else p
+    pk = a if start else p
+    pk = p2 if insb else pk
+    end = insb & (a * up < pk)
+    ns = ns + (1.0 if end else 0.0)
+    insn = 1.0 if (start | insb) else 0.0
+    insn = 0.0 if end else insn
+    return r, ms, insn, pk, ns, bm
+
+
+@njit(inline="always")
+def _update_adaptive(x, G, mo, vo, e, b1, ob1, b2, cv, feps, wd, sfx):
+    m = b1 * mo + ob1 * G
+    v = b2 * vo + cv * (G * G)
+    den = math.sqrt(v) + feps
+    xn = x * (1.0 - e * wd) - (e * sfx) * m / den
+    return xn, m, v, den
+
+
+@njit(inline="always")
+def _update_adaptive_bc(x, G, mo, vo, e, b1, ob1, b2, cv, feps, wd, sfx, p1, p2):
+    m = b1 * mo + ob1 * G
+    v = b2 * vo + cv * (G * G)
+    p1 = p1 * b1
+    p2 = p2 * b2
+    den = math.sqrt(v / (1.0 - p2)) + feps
+    xn = x * (1.0 - e * wd) - (e * sfx) * (m / (1.0 - p1)) / den
+    return xn, m, v, den, p1, p2
+
+
+@njit(inline="always")
+def _update_plain(x, G, mo, e, b1, ob1, wd, sfx):
+    m = b1 * mo + ob1 * G
+    xn = x * (1.0 - e * wd) - (e * sfx) * m
+    return xn, m
+
+
+@njit(inline="always")
+def _failure(tf, xn, den, m, z, fs):
+    """Remember the first 0/0 (z = 1) or m/0 (z = 2) and the first non-finite/huge step."""
+    zz = 1.0 if m == 0.0 else 2.0
+    z = z if ((z != 0.0) | (den != 0.0)) else zz
+    bad = (abs(xn) < _HUGE) ^ True
+    fs = tf if (bad & (fs < 0.0)) else fs
+    return z, fs
+
+
+@njit(cache=True, error_model="numpy")
+def _renorm(k, X, M, V, ex, ev):
+    """Exact power-of-two renormalization of one cell; returns new (X, M, V, ex, ev)."""
+    if X != 0.0 and math.isfinite(X):
+        _, e1 = math.frexp(X)
+        X = math.ldexp(X, -e1)
+        M = math.ldexp(M, -(k - 1) * e1)
+        ex += e1
+    if V != 0.0 and math.isfinite(V):
+        _, e2 = math.frexp(V)
+        e2 -= e2 & 1
+        V = math.ldexp(V, -e2)
+        ev += e2
+    return X, M, V, ex, ev
+
+
+@njit(cache=True, error_model="numpy")
+def _factors(k, adaptive, b2, eps, ex, ev):
+    """Per-cell constants between renormalizations: (CV, SFX, FEPS)."""
+    cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
+    if adaptive:
+        sfx = math.ldexp(1.0, (k - 2) * ex - ev // 2)
+    else:
+        sfx = math.ldexp(1.0, (k - 2) * ex)
+    feps = math.ldexp(eps, -(ev // 2))
+    return cv, sfx, feps
+
+
+@njit(cache=True, error_model="numpy")
+def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, FSTEP, ZF,
+               ex, ev, gm, ge, st, csum, cn, smin):
+    """Bookkeeping of one cell after a window ``[t0, t1)``: failures, exact min, window max,
+    coupling sample, renormalization. Returns the updated values (see the call sites)."""
+    if st != OK:
+        return X, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, smin
+    if FSTEP >= 0.0:
+        if ZF == 1.0:
+            st = ZERO_BY_ZERO
+        elif ZF == 2.0:
+            st = DIVIDE_BY_ZERO
+        else:
+            st = STATE_OVERFLOW
+        return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, smin
+    # a new minimum found in this window becomes the exact global minimum gm 2^ge
+    if MSTEP >= float(t0) and (t0 > 0 or MSTEP > 0.0):
+        fm, fe = math.frexp(RMIN)
+        gm = fm
+        ge = fe + ex
+    # sustained level: max |x| over the window
+    lb = math.log2(BMAX) + ex if BMAX > 0.0 else -math.inf
+    if lb < smin:
+        smin = lb
+    # coupling ratio C = v/g^2 at the window's last step (g = c X^{k-1} 2^{(k-1)ex})
+    if adaptive and t1 >= coupling_start and GL != 0.0 and V > 0.0:
+        csum += math.log2(V) + ev - 2.0 * (math.log2(abs(GL)) + (k - 1) * ex)
+        cn += 1
+    exo = ex
+    X, M, V, ex, ev = _renorm(k, X, M, V, ex, ev)
+    cv, sfx, feps = _factors(k, adaptive, b2, eps, ex, ev)
+    # running min and spike peak in the new units (saturating: 0 / inf are the right limits)
+    RMIN = math.ldexp(gm, ge - ex)
+    PEAK = math.ldexp(PEAK, exo - ex)
+    if k * ex > MAX_LOG2_LOSS:  # |X| in [1/2, 1): the loss is about 2^{k ex}
+        st = LOSS_OVERFLOW
+        FSTEP = float(t1)
+        X = math.nan
+    return X, M, V, cv, sfx, feps, RMIN, PEAK, 0.0, FSTEP, ex, ev, gm, ge, st, csum, cn, smin
+
+
+@njit(cache=True, error_model="numpy")
+def _finish(k, steps, up, X, RMIN, MSTEP, INSP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, smin, c,
+            min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step):
+    """Statistics of the final iterate ``x_steps``, then the cell's outputs."""
+    if st == OK:
+        a = abs(X)
+        if a < RMIN:
+            fm, fe = math.frexp(a)
+            gm = fm
+            ge = fe + ex
+            MSTEP = float(steps)
+        if INSP > 0.0 and a * up < max(PEAK, a):
+            NSPK += 1.0
+        final_log2x[c] = math.log2(a) + ex if a != 0.0 else -math.inf
+    elif st == ZERO_BY_ZERO:
+        final_log2x[c] = -math.inf
+    else:
+        final_log2x[c] = math.inf
+    min_log2x[c] = math.log2(gm) + ge if gm != 0.0 else -math.inf
+    sustained_log2x[c] = smin
+    min_step[c] = int(MSTEP)
+    n_spikes[c] = int(NSPK)
+    coupling_sum[c] = csum
+    coupling_n[c] = cn
+    status[c] = st
+    fail_step[c] = int(FSTEP) if st != OK else -1
+
+
+# ----------------------------------------------------------------------------- lane kernel
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def scan_cells(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, spike_up,
+               coupling_start, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
+               coupling_n, status, fail_step):
+    """Run every cell (arrays of length n) for ``steps`` updates; write the statistics.
+
+    ``lr, b1, b2, eps, wd, lrd, x0`` are float64 arrays (one value per cell); ``k`` (int),
+    ``curv`` (float), ``adaptive``, ``bias_correction`` (bool) are shared; ``spike_up`` is
+    ``spike_factor^{1/k}``. Outputs: :data:`OUTPUTS` (module docstring). Cells are processed in
+    blocks of :data:`LANES` in parallel (the last block is padded by repeating its last cell).
+    """
+    n = lr.shape[0]
+    nblocks = (n + LANES - 1) // LANES
+    for blk in prange(nblocks):
+        _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, spike_up,
+                   coupling_start, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
+                   coupling_n, status, fail_step)
+
+
+@njit(cache=True, error_model="numpy")
+def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, spike_up,
+               coupling_start, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
+               coupling_n, status, fail_step):
+    L = LANES
+    S = np.zeros(_NV * L)
+    idx = np.empty(L, np.int64)
+    ex = np.zeros(L, np.int64)
+    ev = np.zeros(L, np.int64)
+    gm = np.zeros(L)
+    ge = np.zeros(L, np.int64)
+    st = np.zeros(L, np.int64)
+    csum = np.zeros(L)
+    cn = np.zeros(L, np.int64)
+    smin = np.full(L, math.inf)
+    for j in range(L):
+        c = blk * L + j
+        c = c if c < n else n - 1
+        idx[j] = c
+        X, M, V, exj, evj = _renorm(k, x0[c], 0.0, 0.0, 0, 0)
+        evj = 2 * (k - 1) * exj
+        S[_X + j] = X
+        S[_P1 + j] = 1.0
+        S[_P2 + j] = 1.0
+        S[_ETA + j] = lr[c]
+        S[_RMIN + j] = abs(X)
+        S[_FSTEP + j] = -1.0
+        S[_B1 + j] = b1[c]
+        S[_OB1 + j] = 1.0 - b1[c]
+        S[_B2 + j] = b2[c]
+        cv, sfx, feps = _factors(k, adaptive, b2[c], eps[c], exj, evj)
+        S[_CV + j] = cv
+        S[_SFX + j] = sfx
+        S[_FEPS + j] = feps
+        S[_WD + j] = wd[c]
+        S[_LRD + j] = lrd[c]
+        ex[j] = exj
+        ev[j] = evj
+        fm, fe = math.frexp(abs(x0[c]))
+        gm[j] = fm
+        ge[j] = fe
+    up = spike_up
+    t0 = 0
+    while t0 < steps:
+        t1 = min(t0 + BLOCK, steps)
+        for t in range(t0, t1):
+            tf = float(t)
+            for j in range(L):
+                S[_GP + j] = S[_X + j]
+            for _ in range(k - 2):
+                for j in range(L):
+                    S[_GP + j] = S[_GP + j] * S[_X + j]
+            if adaptive and bias_correction:
+                for j in range(L):
+                    x = S[_X + j]
+                    G = S[_GP + j] * curv
+                    e = S[_ETA + j]
+                    r, ms, insn, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j],
+                                                     S[_NSPK + j], S[_BMAX + j], up)
+                    xn, m, v, den, p1, p2 = _update_adaptive_bc(x, G, S[_M + j], S[_V + j], e, S[_B1 + j], S[_OB1 + j],
+                                                                S[_B2 + j], S[_CV + j], S[_FEPS + j], S[_WD + j],
+                                                                S[_SFX + j], S[_P1 + j], S[_P2 + j])
+                    z, fs = _failure(tf, xn, den, m, S[_ZF + j], S[_FSTEP + j])
+                    S[_RMIN + j] = r
+                    S[_MSTEP + j] = ms
+                    S[_INSP + j] = insn
+                    S[_PEAK + j] = pk
+                    S[_NSPK + j] = ns
+                    S[_BMAX + j] = bm
+                    S[_ZF + j] = z
+                    S[_FSTEP + j] = fs
+                    S[_M + j] = m
+                    S[_V + j] = v
+                    S[_P1 + j] = p1
+                    S[_P2 + j] = p2
+                    S[_GL + j] = G
+                    S[_X + j] = xn
+                    S[_ETA + j] = e * S[_LRD + j]
+            elif adaptive:
+                for j in range(L):
+                    x = S[_X + j]
+                    G = S[_GP + j] * curv
+                    e = S[_ETA + j]
+                    r, ms, insn, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j],
+                                                     S[_NSPK + j], S[_BMAX + j], up)
+                    xn, m, v, den = _update_adaptive(x, G, S[_M + j], S[_V + j], e, S[_B1 + j], S[_OB1 + j],
+                                                     S[_B2 + j], S[_CV + j], S[_FEPS + j], S[_WD + j], S[_SFX + j])
+                    z, fs = _failure(tf, xn, den, m, S[_ZF + j], S[_FSTEP + j])
+                    S[_RMIN + j] = r
+                    S[_MSTEP + j] = ms
+                    S[_INSP + j] = insn
+                    S[_PEAK + j] = pk
+                    S[_NSPK + j] = ns
+                    S[_BMAX + j] = bm
+                    S[_ZF + j] = z
+                    S[_FSTEP + j] = fs
+                    S[_M + j] = m
+                    S[_V + j] = v
+                    S[_GL + j] = G
+                    S[_X + j] = xn
+                    S[_ETA + j] = e * S[_LRD + j]
+            else:
+                for j in range(L):
+                    x = S[_X + j]
+                    G = S[_GP + j] * curv
+                    e = S[_ETA + j]
+                    r, ms, insn, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j],
+                                                     S[_NSPK + j], S[_BMAX + j], up)
+                    xn, m = _update_plain(x, G, S[_M + j], e, S[_B1 + j], S[_OB1 + j], S[_WD + j], S[_SFX + j])
+                    z, fs = _failure(tf, xn, 1.0, m, S[_ZF + j], S[_FSTEP + j])
+                    S[_RMIN + j] = r
+                    S[_MSTEP + j] = ms
+                    S[_INSP + j] = insn
+                    S[_PEAK + j] = pk
+                    S[_NSPK + j] = ns
+                    S[_BMAX + j] = bm
+                    S[_FSTEP + j] = fs
+                    S[_M + j] = m
+                    S[_GL + j] = G
+                    S[_X + j] = xn
+                    S[_ETA + j] = e * S[_LRD + j]
+        for j in range(L):
+            (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, FSTEP, exj, evj, gmj, gej, stj, csj, cnj,
+             smj) = _block_end(k, adaptive, t0, t1, coupling_start, S[_B2 + j], eps[idx[j]], S[_X + j], S[_M + j],
+                               S[_V + j], S[_GL + j], S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_BMAX + j],
+                               S[_FSTEP + j], S[_ZF + j], ex[j], ev[j], gm[j], ge[j], st[j], csum[j], cn[j], smin[j])
+            if st[j] == OK:
+                S[_X + j] = X
+                S[_M + j] = M
+                S[_V + j] = V
+                S[_CV + j] = cv
+                S[_SFX + j] = sfx
+                S[_FEPS + j] = feps
+                S[_RMIN + j] = RMIN
+                S[_PEAK + j] = PEAK
+                S[_BMAX + j] = BMAX
+                S[_FSTEP + j] = FSTEP
+                ex[j] = exj
+                ev[j] = evj
+                gm[j] = gmj
+                ge[j] = gej
+                st[j] = stj
+                csum[j] = csj
+                cn[j] = cnj
+                smin[j] = smj
+        t0 = t1
+    for j in range(L):
+        c = blk * L + j
+        if c >= n:
+            break
+        _finish(k, steps, up, S[_X + j], S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j], S[_NSPK + j],
+                S[_FSTEP + j], ex[j], gm[j], ge[j], st[j], csum[j], cn[j], smin[j], c, min_log2x, min_step,
+                final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step)
+
+
+# ----------------------------------------------------------------------------- scalar reference
+
+@njit(cache=True, error_model="numpy")
+def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, spike_up,
+                         coupling_start, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
+                         coupling_n, status, fail_step):
+    """Scalar reference of :func:`scan_cells`: one cell at a time, scalar locals, the same
+    shared arithmetic. Exists to prove the lane kernel bit-identical (tests, benchmarks)."""
+    n = lr.shape[0]
+    up = spike_up
+    for c in range(n):
+        X, M, V, ex, ev = _renorm(k, x0[c], 0.0, 0.0, 0, 0)
+        ev = 2 * (k - 1) * ex
+        P1 = 1.0
+        P2 = 1.0
+        e = lr[c]
+        RMIN = abs(X)
+        MSTEP = 0.0
+        INSP = 0.0
+        PEAK = 0.0
+        NSPK = 0.0
+        BMAX = 0.0
+        FSTEP = -1.0
+        ZF = 0.0
+        GL = 0.0
+        B1 = b1[c]
+        OB1 = 1.0 - b1[c]
+        B2 = b2[c]
+        CV, SFX, FEPS = _factors(k, adaptive, b2[c], eps[c], ex, ev)
+        WD = wd[c]
+        LRD = lrd[c]
+        gm, ge = math.frexp(abs(x0[c]))
+        st = OK
+        csum = 0.0
+        cn = 0
+        smin = math.inf
+        t0 = 0
+        while t0 < steps:
+            t1 = min(t0 + BLOCK, steps)
+            for t in range(t0, t1):
+                tf = float(t)
+                G = X
+                for _ in range(k - 2):
+                    G = G * X
+                G = G * curv
+                RMIN, MSTEP, INSP, PEAK, NSPK, BMAX = _stats(tf, X, RMIN, MSTEP, INSP, PEAK, NSPK, BMAX, up)
+                if adaptive and bias_correction:
+                    xn, M, V, den, P1, P2 = _update_adaptive_bc(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX, P1, P2)
+                elif adaptive:
+                    xn, M, V, den = _update_adaptive(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX)
+                else:
+                    xn, M = _update_plain(X, G, M, e, B1, OB1, WD, SFX)
+                    den = 1.0
+                ZF, FSTEP = _failure(tf, xn, den, M, ZF, FSTEP)
+                GL = G
+                X = xn
+                e = e * LRD
+            (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn,
+             smin) = _block_end(k, adaptive, t0, t1, coupling_start, B2, eps[c], X, M, V, GL, RMIN, MSTEP, PEAK, BMAX,
+                                FSTEP, ZF, ex, ev, gm, ge, st, csum, cn, smin)
+            if st != OK:
+                break
+            CV = cv
+            SFX = sfx
+            FEPS = feps
+            t0 = t1
+        _finish(k, steps, up, X, RMIN, MSTEP, INSP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, smin, c,
+                min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status,
+                fail_step)

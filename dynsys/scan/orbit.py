@@ -1,0 +1,297 @@
+"""Orbit (bifurcation) diagrams of any :class:`dynsys.systems.MapSystem`.
+
+For each value of one swept parameter the map is iterated ``discard`` steps (transient),
+then ``keep`` steps whose observable is stored (the attractor). Per value the scanner
+reports
+
+* ``period``: the smallest ``p <= max_period`` with ``|o_{t+p} - o_t| <= tol (1 + |o_t|)``
+  over the last ``min(keep, 4 max_period)`` kept points (0: none found, e.g. chaos, or escaped);
+* ``lyapunov``: the largest Lyapunov exponent from the map's *Jacobian* (generated from its
+  sympy definition), ``lambda = (1/keep) sum_t ln |J(s_t) v_t|`` with the tangent vector
+  ``v`` renormalized every step (for a 1-D map ``(1/keep) sum ln |f'(s_t)|``); the tangent
+  vector is aligned during the last ``min(discard, 64)`` transient steps;
+* ``escaped`` / ``escape_step``: the orbit left the map's domain (``in_domain`` false, e.g.
+  the effective sharpness left ``(0, 2)``, or a non-finite state) after ``escape_step``
+  steps counted from the initial state; orbit points after the escape are NaN, ``period`` is
+  0 and ``lyapunov`` is NaN exactly for escaped values.
+
+Theory for the effective-sharpness map ``s -> gamma s (1-s)^{k-2}`` (Prop. 5.6 of the
+degenerate-polynomials paper, math.md D10): period 1 with ``lambda = ln|1 - (k-2) s*/(1-s*)|``
+for ``1 < gamma < (k/(k-2))^{k-2}``, period doubling beyond (see :mod:`dynsys.regimes`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from dynsys._validate import check_finite_array, check_int, check_positive
+
+__all__ = ["orbit_diagram", "component"]
+
+#: largest number of orbit points one call may store (param x keep)
+MAX_ORBIT_POINTS = 200_000_000
+
+
+@njit(cache=True)
+def component(state, params, index):
+    """Default observable: ``state[index]``."""
+    return state[index]
+
+
+@njit(error_model="numpy")
+def _orbit_one(step, jacobian, in_domain, observe, obs_index, params, state, discard, keep, orbit_row,
+               max_period, tol, use_hist, hist, hist_lo, hist_hi):
+    """Iterate one parameter value in place (``state`` ends as the final state).
+
+    Returns ``(escape_step, lyapunov, period)``; ``escape_step = -1`` when the orbit stayed.
+    """
+    dim = state.shape[0]
+    nxt = np.empty(dim)
+    J = np.empty((dim, dim))
+    v = np.empty(dim)
+    w = np.empty(dim)
+    for i in range(dim):
+        v[i] = 1.0 / math.sqrt(dim)
+    nstore = orbit_row.shape[0]
+    nbins = hist.shape[0]
+    warm = min(discard, 64)
+    if not in_domain(state, params):
+        for i in range(nstore):
+            orbit_row[i] = math.nan
+        return 0, math.nan, 0
+    lsum = 0.0
+    total = discard + keep
+    for t in range(total):
+        tangent = t >= discard - warm
+        if tangent:
+            jacobian(state, params, J)
+        step(state, params, nxt)
+        for i in range(dim):
+            state[i] = nxt[i]
+        if not in_domain(state, params):
+            kept = t + 1 - discard
+            start = kept - 1 if kept > 0 else 0
+            first = start - (keep - nstore)
+            if first < 0:
+                first = 0
+            for i in range(first, nstore):
+                orbit_row[i] = math.nan
+            return t + 1, math.nan, 0
+        if tangent:
+            nrm = 0.0
+            for i in range(dim):
+                s = 0.0
+                for j in range(dim):
+                    s += J[i, j] * v[j]
+                w[i] = s
+                nrm += s * s
+            nrm = math.sqrt(nrm)
+            if t >= discard:
+                lsum += math.log(nrm) if nrm > 0.0 else -math.inf
+            if nrm > 0.0 and math.isfinite(nrm):
+                for i in range(dim):
+                    v[i] = w[i] / nrm
+        if t >= discard:
+            kk = t - discard
+            o = observe(state, params, obs_index)
+            pos = kk - (keep - nstore)
+            if pos >= 0:
+                orbit_row[pos] = o
+            if use_hist:
+                b = int(math.floor((o - hist_lo) / (hist_hi - hist_lo) * nbins))
+                if 0 <= b < nbins:
+                    hist[b] += 1.0
+    lyap = lsum / keep
+    # period detection on the last points of the stored orbit
+    window = min(nstore, 4 * max_period)
+    base = nstore - window
+    period = 0
+    for p in range(1, max_period + 1):
+        if 2 * p > window:
+            break
+        ok = True
+        for i in range(base, nstore - p):
+            a = orbit_row[i]
+            if not (abs(orbit_row[i + p] - a) <= tol * (1.0 + abs(a))):
+                ok = False
+                break
+        if ok:
+            period = p
+            break
+    return -1, lyap, period
+
+
+@njit(parallel=True, error_model="numpy")
+def _orbit_parallel(step, jacobian, in_domain, observe, obs_index, P, S0, discard, keep, orbit, max_period, tol,
+                    use_hist, hist, hist_lo, hist_hi, final, esc, lyap, period):
+    n = P.shape[0]
+    for i in prange(n):
+        st = S0[i].copy()
+        e, ly, pe = _orbit_one(step, jacobian, in_domain, observe, obs_index, P[i], st, discard, keep, orbit[i],
+                               max_period, tol, use_hist, hist[i], hist_lo, hist_hi)
+        esc[i] = e
+        lyap[i] = ly
+        period[i] = pe
+        final[i, :] = st
+
+
+@njit(error_model="numpy")
+def _orbit_continuation(step, jacobian, in_domain, observe, obs_index, P, S0, discard, keep, orbit, max_period,
+                        tol, use_hist, hist, hist_lo, hist_hi, final, esc, lyap, period):
+    n = P.shape[0]
+    st = S0[0].copy()
+    for i in range(n):
+        e, ly, pe = _orbit_one(step, jacobian, in_domain, observe, obs_index, P[i], st, discard, keep, orbit[i],
+                               max_period, tol, use_hist, hist[i], hist_lo, hist_hi)
+        esc[i] = e
+        lyap[i] = ly
+        period[i] = pe
+        final[i, :] = st
+        if e >= 0 and i + 1 < n:  # escaped: the next value starts fresh
+            st = S0[i + 1].copy()
+
+
+def orbit_diagram(system, param, values, *, fixed=None, discard=1000, keep=1000, continuation=False,
+                  state0=None, max_period=64, tol=1e-6, observe=None, histogram_bins=None,
+                  histogram_range=None, store_points=None):
+    """Orbit diagram of ``system`` over ``param`` (math.md D10; Fig. 4 of the degenerate-polynomials paper).
+
+    Parameters
+    ----------
+    system : MapSystem or str
+        A system of :mod:`dynsys.systems` (or its name, e.g. ``"sharpness"``).
+    param : str
+        The swept parameter (one of ``system.param_names``).
+    values : array_like
+        Its values (1-D, finite, each valid for the system).
+    fixed : dict, optional
+        Values of the other parameters (defaults: ``system.defaults``).
+    discard, keep : int
+        Transient steps and kept steps (``discard >= 0``, ``keep >= 1``).
+    continuation : bool
+        Start each value from the previous value's final state (fresh ``state0`` after an
+        escape) instead of ``state0`` every time.
+    state0 : dict or array, optional
+        Initial state (default ``system.state_defaults``).
+    max_period, tol : int, float
+        Period detection bound and relative tolerance.
+    observe : str or numba function, optional
+        What the orbit records: a state name (default: the first state) or an ``@njit``
+        function ``(state, params, index) -> float``.
+    histogram_bins, histogram_range : int, (float, float), optional
+        Also accumulate a density histogram of all ``keep`` points per value (for long keeps);
+        the range defaults to the domain ``(0, 2)`` for ``sharpness`` and is required otherwise.
+    store_points : int, optional
+        Keep only the last ``store_points`` points in ``orbit`` (default: all of ``keep``, or
+        ``min(keep, 1000)`` when a histogram is requested).
+
+    Returns
+    -------
+    xarray.Dataset
+        Coordinates ``param`` (named after the parameter, dimension ``param``), ``keep``;
+        variables ``orbit`` (param, keep), ``period``, ``lyapunov``, ``escaped``, ``escape_step``,
+        ``final_state`` (param, state); with a histogram ``density`` (param, bin) normalized to
+        sum 1 per value over the in-range points and ``bin_center``. ``attrs``: every setting.
+    """
+    import xarray as xr
+
+    from dynsys import __version__
+    from dynsys.systems import MapSystem, get_system
+
+    if isinstance(system, str):
+        system = get_system(system)
+    if not isinstance(system, MapSystem):
+        raise ValueError(f"system = {system!r} is not a MapSystem or a system name; allowed: a name in dynsys.systems.SYSTEMS")
+    if param not in system.param_names:
+        raise ValueError(f"param = {param!r} is not a parameter of system {system.name!r}; allowed: {', '.join(system.param_names)}")
+    values = check_finite_array("values", values, ndim=1)
+    discard = check_int("discard", discard, low=0)
+    keep = check_int("keep", keep, low=1)
+    max_period = check_int("max_period", max_period, low=1)
+    tol = check_positive("tol", tol)
+    if not isinstance(continuation, (bool, np.bool_)):
+        raise ValueError(f"continuation = {continuation!r} is not a bool; allowed: True or False")
+    fixed = dict(fixed or {})
+    if param in fixed:
+        raise ValueError(f"fixed sets the swept parameter {param!r}; allowed: the other parameters {', '.join(p for p in system.param_names if p != param)}")
+    P = np.empty((values.size, len(system.param_names)))
+    for i, val in enumerate(values):
+        P[i] = system.params_array(**{**fixed, param: float(val)})
+    if state0 is None:
+        s0 = system.default_state()
+    elif isinstance(state0, dict):
+        s0 = system.default_state(**state0)
+    else:
+        s0 = check_finite_array("state0", state0, ndim=1)
+        if s0.shape != (system.dim,):
+            raise ValueError(f"state0 has shape {s0.shape}; allowed: ({system.dim},) for system {system.name!r}")
+    S0 = np.ascontiguousarray(np.broadcast_to(s0, (values.size, system.dim)))
+
+    if observe is None:
+        observe = system.state_names[0]
+    if isinstance(observe, str):
+        if observe not in system.state_names:
+            raise ValueError(f"observe = {observe!r} is not a state of system {system.name!r}; allowed: {', '.join(system.state_names)}")
+        obs_name, obs_index, obs_fn = observe, system.state_names.index(observe), component
+    else:
+        obs_name, obs_index, obs_fn = getattr(observe, "__name__", "observable"), 0, observe
+
+    use_hist = histogram_bins is not None
+    if use_hist:
+        histogram_bins = check_int("histogram_bins", histogram_bins, low=1, high=100_000)
+        if histogram_range is None:
+            if system.name != "sharpness":
+                raise ValueError(f"histogram_range = None for system {system.name!r}; allowed: (low, high) with low < high")
+            histogram_range = (0.0, 2.0)
+        lo, hi = (float(v) for v in histogram_range)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"histogram_range = {histogram_range!r} is not an increasing pair; allowed: (low, high) with low < high")
+    else:
+        histogram_bins, lo, hi = 1, 0.0, 1.0
+    if store_points is None:
+        store_points = min(keep, 1000) if use_hist else keep
+    store_points = check_int("store_points", store_points, low=1, high=keep)
+    if values.size * store_points > MAX_ORBIT_POINTS:
+        raise ValueError(f"values x keep = {values.size} x {store_points} = {values.size * store_points} orbit points "
+                         f"({values.size * store_points * 8 / 2**30:.1f} GiB) do not fit; allowed: at most {MAX_ORBIT_POINTS} "
+                         "(use histogram_bins with store_points for long keeps)")
+
+    orbit = np.empty((values.size, store_points))
+    hist = np.zeros((values.size, histogram_bins))
+    final = np.empty((values.size, system.dim))
+    esc = np.empty(values.size, np.int64)
+    lyap = np.empty(values.size)
+    period = np.empty(values.size, np.int64)
+    runner = _orbit_continuation if continuation else _orbit_parallel
+    runner(system.step, system.jacobian, system.in_domain, obs_fn, obs_index, P, S0, discard, keep, orbit,
+           max_period, tol, use_hist, hist, lo, hi, final, esc, lyap, period)
+
+    coords = {param: (param, values), "keep": ("keep", np.arange(keep - store_points, keep)),
+              "state": ("state", list(system.state_names))}
+    data = {
+        "orbit": ((param, "keep"), orbit, {"long_name": f"{obs_name} on the attractor", "observable": obs_name}),
+        "period": (param, period.astype(np.int32), {"long_name": f"detected period (0: none <= {max_period} or escaped)"}),
+        "lyapunov": (param, lyap, {"long_name": "largest Lyapunov exponent (NaN where escaped)"}),
+        "escaped": (param, esc >= 0, {"long_name": "orbit left the domain"}),
+        "escape_step": (param, esc, {"long_name": "steps before leaving the domain (-1: never)"}),
+        "final_state": ((param, "state"), final, {"long_name": "state after discard + keep steps"}),
+    }
+    if use_hist:
+        edges = np.linspace(lo, hi, histogram_bins + 1)
+        coords["bin"] = ("bin", 0.5 * (edges[1:] + edges[:-1]))
+        tot = hist.sum(axis=1, keepdims=True)
+        dens = np.divide(hist, tot, out=np.zeros_like(hist), where=tot > 0)
+        data["density"] = ((param, "bin"), dens, {"long_name": f"fraction of the {keep} kept points per bin"})
+    ds = xr.Dataset({k: xr.Variable(*v) for k, v in data.items()}, coords=coords)
+    fixed_full = {p: float(P[0, i]) for i, p in enumerate(system.param_names) if p != param}
+    ds.attrs.update({
+        "kind": "orbit_diagram", "system": system.name, "param": param, "discard": discard, "keep": keep,
+        "continuation": int(bool(continuation)), "max_period": max_period, "tol": tol, "observe": obs_name,
+        "state0": s0.tolist(), "dynsys_version": __version__,
+        **{f"fixed_{p}": v for p, v in fixed_full.items()},
+    })
+    if use_hist:
+        ds.attrs.update({"histogram_bins": histogram_bins, "histogram_range": [lo, hi]})
+    return ds

@@ -1,0 +1,446 @@
+"""Phase diagrams: an optimizer on ``c x^k/k`` over a grid of two hyperparameters.
+
+Every cell is one run of :mod:`dynsys.scan.kernels` (compiled, lane-vectorized, exact far below
+1e-308); its statistics, observed regime (:mod:`dynsys.scan.classify`) and the regime the theory
+predicts (:func:`dynsys.regimes.predicted_regime`, Thm 6.1 of the degenerate-polynomials paper)
+are returned as an ``xarray.Dataset`` with the two swept hyperparameters as coordinates.
+
+Cells are computed in chunks (``chunk`` cells, in row-major ``(y, x)`` order). Peak memory is
+the result grid (about 60 bytes per cell) plus working memory proportional to the chunk. With a
+``store`` each finished chunk is written to disk (:class:`dynsys.scan.store.ChunkStore`) and
+``resume=True`` computes only the missing ones; the result is bit-identical to an
+uninterrupted run. ``scheduler`` runs the chunks on a Dask distributed cluster.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from dynsys._validate import check_choice, check_in_range, check_int, check_positive, check_real
+from dynsys.kernels.status import STATUS_REASONS
+from dynsys.scan import kernels as _k
+from dynsys.scan.grid import SWEEPABLE, Axis, check_value, parse_axis
+
+__all__ = ["phase_diagram", "PhaseJob", "compute_chunk", "BYTES_PER_CELL", "KERNEL_VERSION"]
+
+OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam", "adamw")
+OBJECTIVES = ("power", "quadratic")
+#: bytes of result per cell (all output variables)
+BYTES_PER_CELL = 64
+#: bumped whenever the kernels' arithmetic changes (a store from another version is refused)
+KERNEL_VERSION = 1
+#: largest number of steps per cell
+MAX_STEPS = 10**9
+
+_LOG10_2 = math.log10(2.0)
+
+
+@dataclass(frozen=True)
+class PhaseJob:
+    """Everything that determines a scan's numbers (picklable; sent to Dask workers)."""
+
+    optimizer: str
+    objective: str
+    x: Axis
+    y: Axis
+    fixed: tuple  # ((name, value), ...) for every sweepable parameter not on an axis
+    bias_correction: bool
+    steps: int
+    spike_factor: float
+    plateau_depth: float
+    coupling_window: float
+    chunk: int
+
+    @property
+    def shape(self):
+        return (self.y.num, self.x.num)
+
+    @property
+    def ncells(self):
+        return self.x.num * self.y.num
+
+    @property
+    def nchunks(self):
+        return (self.ncells + self.chunk - 1) // self.chunk
+
+    def settings(self) -> dict:
+        """Plain JSON-able settings (the resume manifest and the Dataset attrs)."""
+        d = {
+            "optimizer": self.optimizer, "objective": self.objective,
+            "x": self.x.spec(), "y": self.y.spec(),
+            "bias_correction": int(self.bias_correction), "steps": self.steps,
+            "spike_factor": self.spike_factor, "plateau_depth": self.plateau_depth,
+            "coupling_window": self.coupling_window, "chunk": self.chunk, "kernel_version": KERNEL_VERSION,
+        }
+        for name, val in self.fixed:
+            d[name] = val
+        return d
+
+    def cell_params(self, start: int, stop: int) -> dict:
+        """Per-cell hyperparameter arrays of cells ``start..stop-1`` (row-major ``(y, x)``)."""
+        idx = np.arange(start, stop)
+        iy, ix = np.divmod(idx, self.x.num)
+        out = {name: np.full(idx.size, float(val)) for name, val in self.fixed}
+        out[self.x.name] = self.x.values()[ix]
+        out[self.y.name] = self.y.values()[iy]
+        return out
+
+
+def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False) -> dict:
+    """Raw kernel outputs of chunk ``index`` (a dict of arrays; deterministic)."""
+    start = index * job.chunk
+    stop = min(start + job.chunk, job.ncells)
+    p = job.cell_params(start, stop)
+    n = stop - start
+    out = {key: np.empty(n, dt) for key, dt in _k.OUTPUTS.items()}
+    adaptive = job.optimizer in ("rmsprop", "adam", "adamw")
+    bc = bool(job.bias_correction) and adaptive
+    b1 = p["beta1"] if job.optimizer in ("momentum", "adam", "adamw") else np.zeros(n)
+    b2 = p["beta2"] if adaptive else np.zeros(n)
+    eps = p["eps"] if adaptive else np.zeros(n)
+    wd = p["weight_decay"] if job.optimizer == "adamw" else np.zeros(n)
+    curv = p["curvature"] if job.objective == "quadratic" else np.ones(n)
+    coupling_start = job.steps - max(1, int(math.ceil(job.coupling_window * job.steps)))
+    kernel = _k.scan_cells_reference if reference else _k.scan_cells
+    ks = p["k"].astype(np.int64)
+    for kk in np.unique(ks):
+        for cc in np.unique(curv):
+            sel = np.flatnonzero((ks == kk) & (curv == cc))
+            sub = {key: np.empty(sel.size, arr.dtype) for key, arr in out.items()}
+            kernel(int(kk), float(cc), adaptive, bc, np.ascontiguousarray(p["lr"][sel]), np.ascontiguousarray(b1[sel]),
+                   np.ascontiguousarray(b2[sel]), np.ascontiguousarray(eps[sel]), np.ascontiguousarray(wd[sel]),
+                   np.ascontiguousarray(p["lr_decay"][sel]), np.ascontiguousarray(p["x0"][sel]), job.steps,
+                   job.spike_factor ** (1.0 / kk), coupling_start,
+                   *[sub[key] for key in _k.OUTPUTS])
+            for key in out:
+                out[key][sel] = sub[key]
+    return out
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 34
+
+
+def _build_job(optimizer, objective, k, x, y, lr, steps, x0, beta1, beta2, eps, weight_decay, lr_decay,
+               bias_correction, curvature, spike_factor, plateau_depth, coupling_window, chunk) -> PhaseJob:
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    check_choice("objective", objective, OBJECTIVES)
+    xa = parse_axis("x", x)
+    ya = parse_axis("y", y)
+    if xa.name == ya.name:
+        raise ValueError(f"x and y both sweep {xa.name!r}; allowed: two different parameters")
+    # which hyperparameters this optimizer/objective has
+    has = {"lr", "lr_decay", "x0", "k"}
+    if optimizer in ("momentum", "adam", "adamw"):
+        has.add("beta1")
+    if optimizer in ("rmsprop", "adam", "adamw"):
+        has |= {"beta2", "eps"}
+    if optimizer == "adamw":
+        has.add("weight_decay")
+    if objective == "quadratic":
+        has.add("curvature")
+    for ax, label in ((xa, "x"), (ya, "y")):
+        if ax.name not in has:
+            raise ValueError(f"{label} parameter {ax.name!r} is not a hyperparameter of {optimizer} on {objective}; "
+                             f"allowed: {', '.join(sorted(has))}")
+    if not isinstance(bias_correction, (bool, np.bool_)):
+        raise ValueError(f"bias_correction = {bias_correction!r} is not a bool; allowed: True or False")
+    steps = check_int("steps", steps, low=1, high=MAX_STEPS)
+    given = {"lr": lr, "x0": x0, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay,
+             "lr_decay": lr_decay, "curvature": curvature, "k": k}
+    fixed = []
+    for name in SWEEPABLE:
+        if name in (xa.name, ya.name):
+            continue
+        val = given[name]
+        if name == "lr" and val is None:
+            raise ValueError("lr is missing; allowed: a real number lr > 0 (or sweep lr on an axis)")
+        if name == "k":
+            kk = check_int("k", val, low=2)
+            if kk % 2:
+                raise ValueError(f"k = {kk!r} is odd; allowed: even integer k >= 2")
+            val = kk
+        else:
+            val = check_real(name, val)
+            check_value(name, val)
+        if name not in has and name not in ("k", "curvature") and val != _NEUTRAL[name]:
+            raise ValueError(f"{name} = {val!r} is not a hyperparameter of {optimizer}; allowed: {name} = {_NEUTRAL[name]!r} "
+                             f"or an optimizer with {name}")
+        fixed.append((name, val))
+    fx = dict(fixed)
+    kvals = xa.values() if xa.name == "k" else (ya.values() if ya.name == "k" else [fx["k"]])
+    for kk in kvals:
+        if objective == "quadratic" and int(kk) != 2:
+            raise ValueError(f"k = {int(kk)} with objective quadratic; allowed: k = 2 (quadratic is c x^2/2)")
+        if int(kk) > 1000:
+            raise ValueError(f"k = {int(kk)} is out of range; allowed: even integer 2 <= k <= 1000")
+    if objective == "quadratic" and "k" not in (xa.name, ya.name):
+        fixed = [(n_, 2 if n_ == "k" else v) for n_, v in fixed]
+    spike_factor = check_in_range("spike_factor", spike_factor, 1.0, None, low_open=True)
+    plateau_depth = check_in_range("plateau_depth", plateau_depth, 0.0, None)
+    coupling_window = check_in_range("coupling_window", coupling_window, 0.0, 1.0, low_open=True)
+    chunk = check_int("chunk", chunk, low=1, high=1 << 26)
+    return PhaseJob(optimizer, objective, xa, ya, tuple(fixed), bool(bias_correction), steps, spike_factor,
+                    plateau_depth, coupling_window, chunk)
+
+
+# value a hyperparameter must have when the optimizer does not use it
+_NEUTRAL = {"beta1": 0.9, "beta2": 0.999, "eps": 0.0, "weight_decay": 0.0, "lr": None, "x0": None,
+            "lr_decay": 1.0, "k": None, "curvature": 1.0}
+
+
+def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 1.0, 50), y=("beta2", 0.0, 1.0, 50),
+                  lr=None, steps=10_000, x0=1.0, beta1=0.9, beta2=0.999, eps=0.0, weight_decay=0.0, lr_decay=1.0,
+                  bias_correction=False, curvature=1.0, spike_factor=100.0, plateau_depth=3.0, coupling_window=0.1,
+                  chunk=16384, store=None, resume=False, scheduler=None, progress=True, reference=False):
+    """Phase diagram of ``optimizer`` on ``objective`` over two hyperparameters.
+
+    Each cell runs ``steps`` updates of the optimizer (PyTorch convention, see
+    :mod:`dynsys.optimizers`) on ``L(x) = c x^k/k`` from ``x0`` with ``m_0 = v_0 = 0``, carried
+    exactly in scaled coordinates (:mod:`dynsys.scan.kernels`), and is labelled with the regimes
+    of Thm 6.1 of the degenerate-polynomials paper (math.md D12).
+
+    Parameters
+    ----------
+    optimizer : {"gd", "momentum", "rmsprop", "adam", "adamw"}
+    objective : {"power", "quadratic"}
+        ``power``: ``x^k/k``; ``quadratic``: ``c x^2/2`` (``k = 2``, ``c = curvature``).
+    k : int
+        Even exponent ``>= 2`` (unless swept).
+    x, y : axis
+        ``(name, start, stop, num[, "log"])`` or ``"name:start:stop:num[:log]"``, any two of
+        ``lr, beta1, beta2, eps, weight_decay, lr_decay, x0, k, curvature`` that the optimizer
+        has (``beta`` is an alias of ``beta1``). Cell-centred (see :mod:`dynsys.scan.grid`).
+    lr, x0, beta1, beta2, eps, weight_decay, lr_decay, curvature : float
+        Values of the hyperparameters that are not swept (those the optimizer lacks must keep
+        their neutral default). ``eps = 0`` and ``bias_correction=False`` are the paper's setting.
+    steps : int
+        Updates per cell.
+    spike_factor : float
+        A spike: the loss rises above ``spike_factor`` times its running minimum, and is
+        counted once it has fallen back by ``spike_factor`` from its peak.
+    plateau_depth : float
+        Decades below ``log10(c lr^k/k)`` (the regime-III level) the minimum must reach for an
+        exponential phase (see :mod:`dynsys.scan.classify`).
+    coupling_window : float
+        Fraction of the run (at its end) over which the coupling ratio is averaged.
+    chunk : int
+        Cells per chunk (memory, progress and resume granularity).
+    store : path, optional
+        Directory for finished chunks (resumable); removed by the caller when done.
+    resume : bool
+        Continue an existing ``store`` (refused, naming the setting, if its settings differ).
+        Without ``resume`` an existing non-empty store is refused, so no work is lost.
+    scheduler : str or distributed.Client, optional
+        Address of a Dask scheduler (or a client): chunks run on its workers.
+    progress : bool
+        Show a tqdm progress bar (cells).
+    reference : bool
+        Use the scalar reference kernel (bit-identical, slower; for checks).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``(y.name, x.name)``; variables ``min_loss`` and ``final_loss`` (log10 of the
+        loss; ``-inf`` only for a loss exactly 0, ``+inf`` after an overflow), ``min_step``,
+        ``n_spikes``, ``coupling_ratio`` (log10 of the geometric mean of ``v/g^2`` over the last
+        ``coupling_window`` of the run, math.md D13; NaN where undefined: gd/momentum, or a
+        run that failed before the window), ``diverged``, ``status`` and ``fail_step`` (why and
+        when a run stopped), ``regime`` (observed) and ``predicted_regime`` (theory; -1 where
+        the theory makes no prediction). ``attrs``: every setting, ``agreement`` (fraction of
+        cells with a prediction whose observed regime equals it; NaN if none),
+        ``agreement_regime1..3``, ``regime_codes`` and ``status_codes``.
+    """
+    from dynsys import regimes
+
+    job = _build_job(optimizer, objective, k, x, y, lr, steps, x0, beta1, beta2, eps, weight_decay, lr_decay,
+                     bias_correction, curvature, spike_factor, plateau_depth, coupling_window, chunk)
+    need = job.ncells * BYTES_PER_CELL
+    avail = _available_memory()
+    if need > avail // 2:
+        raise ValueError(f"grid {job.y.num} x {job.x.num} = {job.ncells} cells needs {need / 2**30:.1f} GiB for its result; "
+                         f"allowed: at most half the available memory ({avail / 2**30:.1f} GiB), i.e. about "
+                         f"{avail // 2 // BYTES_PER_CELL} cells")
+    if not isinstance(resume, (bool, np.bool_)):
+        raise ValueError(f"resume = {resume!r} is not a bool; allowed: True or False")
+    from dynsys.scan.store import ChunkStore
+
+    st = ChunkStore(store) if store is not None else None
+    settings = job.settings()
+    if resume and st is None:
+        raise ValueError("resume = True without a store; allowed: resume with store=PATH")
+    if st is not None:
+        if st.exists():
+            if not resume:
+                raise ValueError(f"store {str(st.path)!r} already holds {len(st.finished())} finished chunks; "
+                                 "allowed: resume=True (--resume) to continue it, or delete it")
+            st.check_settings(settings)
+        elif st.path.exists() and any(st.path.iterdir()):
+            raise ValueError(f"store {str(st.path)!r} exists and is not a scan store; allowed: a new path or an empty directory")
+    client = _client(scheduler)
+    if st is not None and not st.exists():
+        st.create(settings)
+
+    raw = {key: np.empty(job.ncells, dt) for key, dt in _k.OUTPUTS.items()}
+    done = st.finished() if st is not None else set()
+    done &= set(range(job.nchunks))
+    todo = [i for i in range(job.nchunks) if i not in done]
+
+    def put(i, arrays):
+        s = i * job.chunk
+        for key in raw:
+            raw[key][s:s + arrays[key].shape[0]] = arrays[key]
+
+    for i in sorted(done):
+        put(i, st.read(i))
+    bar = _progress(progress, job, done)
+    try:
+        if client is None:
+            for i in todo:
+                arrays = compute_chunk(job, i, reference=reference)
+                if st is not None:
+                    st.write(i, arrays)
+                put(i, arrays)
+                if bar is not None:
+                    bar.update(min(job.chunk, job.ncells - i * job.chunk))
+        else:
+            from distributed import as_completed
+
+            futures = client.map(_dask_chunk, [job] * len(todo), todo, [reference] * len(todo), pure=False)
+            for fut in as_completed(futures):
+                i, arrays = fut.result()
+                if st is not None:
+                    st.write(i, arrays)
+                put(i, arrays)
+                if bar is not None:
+                    bar.update(min(job.chunk, job.ncells - i * job.chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+        if client is not None and isinstance(scheduler, str):
+            client.close()
+    return _assemble(job, raw, regimes)
+
+
+def _dask_chunk(job, index, reference):
+    return index, compute_chunk(job, index, reference=reference)
+
+
+def _client(scheduler):
+    if scheduler is None:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - dask is an optional extra
+        raise ValueError("scheduler needs the optional dependency 'distributed'; install it, e.g. pip install 'dynsys[dask]'") from None
+    if isinstance(scheduler, Client):
+        return scheduler
+    if not isinstance(scheduler, str) or not scheduler:
+        raise ValueError(f"scheduler = {scheduler!r} is not a Dask scheduler address; allowed: e.g. 'tcp://host:8786' or a distributed.Client")
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"scheduler = {scheduler!r} cannot be reached ({type(exc).__name__}); allowed: the address of a running Dask scheduler") from None
+
+
+def _progress(progress, job, done):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    initial = sum(min(job.chunk, job.ncells - i * job.chunk) for i in done)
+    return tqdm(total=job.ncells, initial=initial, unit="cell", desc=f"phase {job.y.name} x {job.x.name}",
+                leave=False)
+
+
+def _assemble(job, raw, regimes):
+    import xarray as xr
+
+    from dynsys import __version__
+
+    shape = job.shape
+    p = job.cell_params(0, job.ncells)
+    ks = p["k"]
+    curv = p["curvature"] if job.objective == "quadratic" else np.ones(job.ncells)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        offset = np.log10(curv / ks)
+        min_loss = offset + ks * raw["min_log2x"] * _LOG10_2
+        final_loss = offset + ks * raw["final_log2x"] * _LOG10_2
+        sustained = offset + ks * raw["sustained_log2x"] * _LOG10_2
+        coupling = np.where(raw["coupling_n"] > 0, raw["coupling_sum"] / np.maximum(raw["coupling_n"], 1) * _LOG10_2, np.nan)
+        plateau = np.log10(curv * p["lr"] ** ks / ks)
+    from dynsys.scan.classify import classify
+
+    regime = classify(min_loss, sustained, final_loss, raw["n_spikes"], raw["status"], plateau,
+                      spike_factor=job.spike_factor, depth=job.plateau_depth)
+    predicted = _predicted(job, p, regimes)
+    has_pred = predicted >= 0
+    agreement = float(np.mean(regime[has_pred] == predicted[has_pred])) if has_pred.any() else float("nan")
+    dims = (job.y.name, job.x.name)
+
+    def grid(a):
+        return a.reshape(shape)
+
+    data = {
+        "min_loss": (dims, grid(min_loss), {"long_name": "log10 of the minimum loss over steps 0..steps", "units": "log10"}),
+        "final_loss": (dims, grid(final_loss), {"long_name": "log10 of the loss at the last step", "units": "log10"}),
+        "sustained_loss": (dims, grid(sustained), {"long_name": f"log10 of min over {_k.BLOCK}-step windows of the "
+                                                   "max loss in the window", "units": "log10"}),
+        "min_step": (dims, grid(raw["min_step"]), {"long_name": "first step at which the minimum loss is reached"}),
+        "n_spikes": (dims, grid(raw["n_spikes"]).astype(np.int32),
+                     {"long_name": f"completed loss spikes (rise > {job.spike_factor:g} x running min, fall back by the same factor)"}),
+        "coupling_ratio": (dims, grid(coupling), {"long_name": "log10 geometric mean of v/g^2 over the last "
+                                                   f"{job.coupling_window:g} of the run (NaN: undefined)", "units": "log10"}),
+        "diverged": (dims, grid(raw["status"] != 0), {"long_name": "run left float64 or met 0/0 (see status)"}),
+        "status": (dims, grid(raw["status"]), {"long_name": "0 ok; " + "; ".join(f"{c} {r}" for c, r in STATUS_REASONS.items() if c)}),
+        "fail_step": (dims, grid(raw["fail_step"]), {"long_name": "step at which the run stopped (-1: none)"}),
+        "regime": (dims, grid(regime), {"long_name": "observed regime", "codes": _codes_text(regimes)}),
+        "predicted_regime": (dims, grid(predicted), {"long_name": "regime predicted by Thm 6.1 (-1: no prediction)",
+                                                    "codes": _codes_text(regimes)}),
+    }
+    coords = {job.x.name: (job.x.name, job.x.values()), job.y.name: (job.y.name, job.y.values())}
+    ds = xr.Dataset({k_: xr.Variable(*v) for k_, v in data.items()}, coords=coords)
+    attrs = {"kind": "phase_diagram", **job.settings(), "dynsys_version": __version__,
+             "agreement": agreement, "regime_codes": _codes_text(regimes),
+             "status_codes": "; ".join(f"{c}: {r or 'ok'}" for c, r in STATUS_REASONS.items()),
+             "x_name": job.x.name, "y_name": job.y.name}
+    for code in (1, 2, 3):
+        sel = predicted == code
+        attrs[f"agreement_regime{code}"] = float(np.mean(regime[sel] == code)) if sel.any() else float("nan")
+        attrs[f"cells_predicted_regime{code}"] = int(sel.sum())
+    ds.attrs.update(attrs)
+    return ds
+
+
+def _codes_text(regimes):
+    return "; ".join(f"{c}: {t}" for c, t in regimes.REGIME_CODES.items())
+
+
+def _predicted(job, p, regimes):
+    """Thm 6.1 where it applies: Adam/RMSProp/AdamW without weight decay, eps = 0, constant lr."""
+    n = job.ncells
+    out = np.full(n, regimes.NO_PREDICTION, dtype=np.int8)
+    if job.optimizer not in ("rmsprop", "adam", "adamw"):
+        return out
+    ok = (p["eps"] == 0) & (p["lr_decay"] == 1.0)
+    if job.optimizer == "adamw":
+        ok &= p["weight_decay"] == 0
+    b1 = p["beta1"] if job.optimizer != "rmsprop" else np.zeros(n)
+    for kk in np.unique(p["k"]):
+        sel = ok & (p["k"] == kk)
+        if sel.any():
+            out[sel] = regimes.predicted_regime(b1[sel], p["beta2"][sel], int(kk))
+    return out
