@@ -19,7 +19,20 @@ Corrections to the paper found by the derivations (reported in the claims):
   in a small corner of small ``(b1, b2)``.
 * D6: Remark 4.2 ("stable for k = 4 implies stable for every k >= 4") is false
   once Eq. 9 is included: e.g. ``(b1, b2) = (0.0085, 0.015)`` is stable for
-  ``k = 4`` and unstable for ``k = 6``.
+  ``k = 4`` and unstable for ``k = 6`` (a real Adam run shows it: ``(u, w)``
+  settles with period 1 for ``k = 4`` and period 2 for ``k = 6``, while the
+  loss converges in both). The set where this happens is a thin sliver,
+  ``b1`` about 0.005-0.0094 and ``b2`` about 0.005-0.019, so math.md's "near
+  b1 ~ 0.01, b2 ~ 0.015" holds (at exactly (0.01, 0.015) both k are stable).
+
+Measurements never evaluate the closed forms they test: fixed points are found
+by Newton on the compiled step and Jacobian kernels (generic starting guesses,
+continuation), boundaries by bisection on the compiled Jacobian's spectral
+radius or on the growth of a perturbation iterated with the compiled map, and
+rates by fitting slopes of real ``dynsys.simulate.trajectory`` runs. Where a
+measured figure agrees with the prediction to ten digits (D5, D11, D13) it is
+because the run has reached the fixed point; each claim's detail prints the
+error (and D5 the transient slope for contrast).
 """
 from __future__ import annotations
 
@@ -406,21 +419,49 @@ register(Claim(
 
 @lru_cache(maxsize=None)
 def _derive_d3() -> Derivation:
+    """Existence of the non-trivial point, derived from the map itself (not postulated).
+
+    On the invariant plane ``z = 0`` the ``w`` row reads ``w' = w s^(k-2)/sqrt(b2)``; a fixed
+    point with ``w != 0`` needs ``s^(k-2) = sqrt(b2)``, so ``s* = rho = b2^(1/(2(k-2)))``. The
+    ``u`` row with ``s = rho`` is linear in ``u``; its solution ``u* = (1-b1)/(1-b1/rho^(k-1))``
+    has a positive numerator (``b1 < 1``) and a denominator that is decreasing in ``b1`` and
+    vanishes at ``b1 = rho^(k-1)``, so ``u* > 0`` (and ``w* = (1-rho)/u* > 0``) iff
+    ``b1 < rho^(k-1) = b2^((k-1)/(2(k-2)))``.
+    """
+    (Fu, Fw, Fz), s = _adam_map()
+    S = sp.Symbol("S", positive=True)
+    steps = []
+    # w row on z = 0, divided by w: s^(k-2)/sqrt(b2) = 1
+    wfac = sp.simplify(Fw.subs(z, 0) / w).subs(u * w, 1 - S)
+    s_sol = sp.solve(sp.Eq(wfac, 1), S)
+    ok = len(s_sol) == 1 and _zero(s_sol[0] - b2 ** (1 / (2 * (k - 2))))
+    steps.append((r"$z = 0$, $w \neq 0$: $w_{t+1}/w_t = s^{k-2}/\sqrt{\beta_2} = 1$ gives $s^* = \rho =$", s_sol[0] if s_sol else sp.nan))
+    # u row with s = rho (u w = 1 - rho): linear in u
+    Fu_r = sp.simplify(Fu.subs(w, (1 - rho) / u))
+    u_sol = sp.solve(sp.Eq(Fu_r, u), u)
     us = (1 - b1) / (1 - b1 / rho ** (k - 1))
-    steps = [(r"$u^* = (1-\beta_1)/(1 - \beta_1/\rho^{k-1})$; numerator $1 - \beta_1 > 0$", us)]
-    # u* > 0 iff 1 - b1/rho^(k-1) > 0 iff b1 < rho^(k-1); rho^(k-1) = b2^((k-1)/(2(k-2)))
+    ok &= len(u_sol) == 1 and _zero(u_sol[0] - us)
+    steps.append((r"$u$ row at $s = \rho$: $u = \beta_1 u/\rho^{k-1} + 1 - \beta_1$, solved for $u^*$", u_sol[0] if u_sol else sp.nan))
+    # sign analysis: numerator 1 - b1 > 0; denominator D(b1) = 1 - b1/rho^(k-1) decreasing, zero at rho^(k-1)
+    den = sp.simplify(1 - b1 / rho ** (k - 1))
+    root = sp.solve(sp.Eq(den, 0), b1)
+    dden = sp.simplify(sp.diff(den, b1))
+    ok &= len(root) == 1 and _zero(root[0] - rho ** (k - 1)) and _zero(dden + rho ** (1 - k))
+    steps.append((r"denominator $1 - \beta_1/\rho^{k-1}$: root in $\beta_1$ and slope $\partial/\partial\beta_1$ ($< 0$)",
+                  sp.Matrix([root[0] if root else sp.nan, dden])))
     thr = sp.powsimp((b2 ** (1 / (2 * (k - 2)))) ** (k - 1), force=True)
     expected = b2 ** ((k - 1) / (2 * (k - 2)))
-    ok = _zero(sp.powsimp(thr - expected, force=True))
+    ok &= _zero(sp.powsimp(thr - expected, force=True))
+    steps.append((r"existence threshold $\beta_1^c = \rho^{k-1}$ in terms of $\beta_2$", sp.Eq(sp.Symbol(r"\beta_1^{c}"), expected)))
+    # an exact instance: k = 4, rho = 7/10 -> the set {b1 in (0, 1): u* > 0} is (0, 343/1000)
     bb = sp.Symbol("b", positive=True)
-    sol = sp.solve_univariate_inequality(1 - bb / rho**3 > 0, bb, relational=False,
-                                         domain=sp.Interval.open(0, sp.oo))  # k = 4 instance
-    ok &= sol == sp.Interval.open(0, rho**3)
-    steps.append((r"$k = 4$: $1 - \beta_1/\rho^3 > 0$ for $\beta_1 \in$", sol))
-    steps.append((r"existence threshold $\rho^{k-1}$ in terms of $\beta_2$", sp.Eq(sp.Symbol(r"\beta_1^{c}"), expected)))
-    # w* = (1-rho)/u* has the sign of u* (rho < 1)
-    steps.append((r"$w^* = (1-\rho)/u^*$ has the sign of $u^*$ since $\rho < 1$", (1 - rho) / us))
-    return Derivation(passed=bool(ok), steps=steps, values={"threshold": expected})
+    r0 = sp.Rational(7, 10)
+    inst = sp.solve_univariate_inequality(us.subs({k: 4, rho: r0, b1: bb}) > 0, bb, relational=False,
+                                          domain=sp.Interval.open(0, 1))
+    ok &= inst == sp.Interval.open(0, r0**3)
+    steps.append((r"check, $k = 4$, $\rho = 7/10$: $\{\beta_1 \in (0, 1) : u^* > 0\}$", inst))
+    steps.append((r"$w^* = (1-\rho)/u^*$ has the sign of $u^*$ since $\rho < 1$", sp.simplify((1 - rho) / us)))
+    return Derivation(passed=bool(ok), steps=steps, values={"threshold": expected, "u_star": us})
 
 
 def _measure_d3(d: Derivation) -> Measurement:
@@ -458,8 +499,9 @@ def _measure_d3(d: Derivation) -> Measurement:
         preds.append(pred)
         meas.append(b1c)
         ok &= abs(b1c - pred) < 1e-4
-        notes.append(f"k={kv} b2={bb2}: positive fixed point continued up to b1={b1s[-1]:.3f}, 1/u* -> 0 at {b1c:.6f} (predicted {pred:.6f})")
-    return Measurement(predicted="; ".join(_fmt(v) for v in preds), measured="; ".join(_fmt(v) for v in meas),
+        notes.append(f"k={kv} b2={bb2}: positive fixed point continued (Newton on the compiled step/Jacobian, no closed form) "
+                     f"up to b1={b1s[-1]:.5f}, 1/u* -> 0 at {b1c:.10f} (predicted {pred:.10f}, error {b1c - pred:+.1e})")
+    return Measurement(predicted="; ".join(_fmt(v, 10) for v in preds), measured="; ".join(_fmt(v, 10) for v in meas),
                        passed=bool(ok), detail="; ".join(notes))
 
 
@@ -513,11 +555,58 @@ def _jury_stable_numeric(bb1, bb2, kv) -> bool:
     return (bb1 < r**kv) and (bb1 < r ** (kv - 1)) and (bb1 * (kv - (kv - 2) * r) - r ** (kv - 1) * (kv - 2 - kv * r) > 0)
 
 
-def _radius_at_fixed_point(nrm, bb1, bb2, kv) -> float:
-    r, us, ws = _fixed_point_numeric(bb1, bb2, kv)
-    jac = np.empty((3, 3))
-    nrm.jacobian(np.array([us, ws, 0.0]), nrm.params_array(beta1=bb1, beta2=bb2, k=kv), jac)
-    return float(np.max(np.abs(np.linalg.eigvals(jac))))
+# generic Newton starts, spread over (u, s = 1 - u w): u in [0.5, 30], s in (0, 1)
+_FP_STARTS = tuple((uu, (1 - ss) / uu) for ss in (0.5, 0.2, 0.8, 0.35, 0.65, 0.9, 0.05, 0.97, 0.995)
+                   for uu in (1.0, 2.0, 0.5, 5.0, 20.0))
+
+
+def _fixed_point_kernel(nrm, bb1, bb2, kv, start=None):
+    """Non-trivial fixed point ``(u*, w*)`` on ``z = 0`` found by Newton on the compiled kernels.
+
+    No closed form is used: Newton starts from ``start`` (continuation) or from a fixed list of
+    generic guesses, and a root is accepted when ``u, w > 0`` and ``0 < s = 1 - uw < 1``.
+    Returns ``None`` when no such root is found.
+    """
+    params = nrm.params_array(beta1=bb1, beta2=bb2, k=kv)
+    for st in ((start,) if start is not None else ()) + _FP_STARTS:
+        sol = _newton_uw(nrm, params, st)
+        if sol is not None and sol[0] > 0 and sol[1] > 0 and 0 < 1 - sol[0] * sol[1] < 1:
+            return sol
+    return None
+
+
+def _radius_at_kernel_fp(nrm, bb1, bb2, kv, start=None) -> float:
+    fp = _fixed_point_kernel(nrm, bb1, bb2, kv, start)
+    if fp is None:
+        return float("nan")
+    return _spectral_radius_kernel(nrm, [fp[0], fp[1], 0.0], nrm.params_array(beta1=bb1, beta2=bb2, k=kv))
+
+
+def _orbit_growth(nrm, bb1, bb2, kv, steps=20_000, delta=1e-6, start=None) -> float:
+    """Growth rate per step of a small perturbation of the fixed point under the compiled map.
+
+    Iterates the normalized map on its invariant plane ``z = 0`` from ``(u*, w*)(1 + delta)`` (the
+    fixed point located by :func:`_fixed_point_kernel`) and fits the slope of ``ln`` distance over
+    the second half of the orbit: negative = the orbit returns (stable), positive = it leaves.
+    """
+    fp = _fixed_point_kernel(nrm, bb1, bb2, kv, start)
+    if fp is None:
+        raise RuntimeError(f"no non-trivial fixed point found by Newton at b1={bb1}, b2={bb2}, k={kv}")
+    params = nrm.params_array(beta1=bb1, beta2=bb2, k=kv)
+    traj, n = nrm.iterate(np.array([fp[0] * (1 + delta), fp[1] * (1 - delta), 0.0]), params, steps)
+    if n < steps:
+        return float("inf")  # left the domain: unstable
+    d = np.hypot(traj[:, 0] - fp[0], traj[:, 1] - fp[1])
+    scale = math.hypot(fp[0], fp[1])
+    if np.max(d) > 1e-3 * scale:
+        return 1.0  # the orbit left the neighbourhood of the fixed point: unstable
+    ok = d > 1e-13 * scale  # above round-off
+    idx = np.nonzero(ok)[0]
+    if len(idx) < steps // 2:  # decayed into round-off: stable; mean rate until then
+        last = int(idx[-1]) if len(idx) else 1
+        return float(np.log(max(d[last], 1e-300) / d[0]) / max(last, 1))
+    half = steps // 2
+    return _slope(np.log(d[half:]), np.arange(half, steps + 1))
 
 
 def _bisect(f, lo, hi, iters=50):
@@ -532,37 +621,59 @@ def _bisect(f, lo, hi, iters=50):
 
 
 def _measure_d4(d: Derivation) -> Measurement:
+    """Locate the I/II boundary (Eq. 8) and the Eq. 9 boundary twice, with no closed form.
+
+    (a) spectral radius of the compiled Jacobian at the fixed point that Newton finds on the
+    compiled step (bisection on radius - 1); (b) simulation: a 1e-6 perturbation of that fixed
+    point iterated 20000 steps with the compiled map, bisection on the sign of its growth rate;
+    (c) Jury verdict of D4's formulas vs the compiled spectral radius on a grid, k = 4 and 6.
+    """
     from dynsys.systems import get_system
 
     nrm = get_system("adam-normalized")
     notes = []
-    # (a) I/II boundary: spectral radius of the compiled Jacobian crosses 1
-    kv, bb2 = 4, 0.9
-    b1c = _bisect(lambda x: _radius_at_fixed_point(nrm, x, bb2, kv) - 1, 0.5, 0.92)
-    pred_a = bb2 ** (kv / (2 * (kv - 2)))
-    # (b) Eq. 9 boundary at small b2 (k = 4, b2 = 0.01 < 1/16): an eigenvalue crosses -1
-    bb2b = 0.01
-    r = bb2b ** 0.25
-    pred_b = r**3 * (2 - 4 * r) / (4 - 2 * r)
-    b1p = _bisect(lambda x: _radius_at_fixed_point(nrm, x, bb2b, kv) - 1, 1e-6, 0.009)
-    # (c) agreement of the closed-form Jury verdict and the compiled spectral radius on a grid, k = 4 and 6
+    cases = [  # (k, b2, bracket, predicted boundary)
+        (4, 0.9, (0.5, 0.92), 0.9 ** 1.0),
+        (6, 0.9, (0.5, 0.93), 0.9 ** (6 / 8)),
+    ]
+    r = 0.01 ** 0.25
+    cases.append((4, 0.01, (0.004, 0.009), r**3 * (2 - 4 * r) / (4 - 2 * r)))  # Eq. 9, b2 < 1/16
+    preds, rad_b, sim_b = [], [], []
+    ok = True
+    for kv, bb2, (lo, hi), pred in cases:
+        state = {"fp": None}
+
+        def radius(x, kv=kv, bb2=bb2, state=state):
+            fp = _fixed_point_kernel(nrm, x, bb2, kv, state["fp"])
+            state["fp"] = fp
+            return _spectral_radius_kernel(nrm, [fp[0], fp[1], 0.0], nrm.params_array(beta1=x, beta2=bb2, k=kv)) - 1
+
+        b_rad = _bisect(radius, lo, hi, iters=45)
+        b_sim = _bisect(lambda x, kv=kv, bb2=bb2: _orbit_growth(nrm, x, bb2, kv), lo, hi, iters=22)
+        preds.append(pred)
+        rad_b.append(b_rad)
+        sim_b.append(b_sim)
+        ok &= abs(b_rad - pred) < 1e-9 and abs(b_sim - pred) < 2e-5
+        which = "Eq. 9 (eigenvalue -1)" if bb2 < 0.05 else "Eq. 8 (det = 1)"
+        notes.append(f"k={kv} b2={bb2} {which}: predicted b1 = {pred:.10f}; compiled-Jacobian radius = 1 at {b_rad:.10f} "
+                     f"({b_rad - pred:+.1e}); perturbation growth changes sign at {b_sim:.10f} ({b_sim - pred:+.1e})")
     dis = tot = 0
     for kk in (4, 6):
-        for bb1 in np.linspace(0.0, 0.98, 25):
-            for bb2g in np.linspace(0.02, 0.98, 25):
-                r = bb2g ** (1 / (2 * (kk - 2)))
-                if bb1 >= r ** (kk - 1):
-                    continue  # no fixed point
-                rad = _radius_at_fixed_point(nrm, bb1, bb2g, kk)
-                if abs(rad - 1) < 1e-9:
+        for bb1 in np.linspace(0.0, 0.98, 21):
+            for bb2g in np.linspace(0.02, 0.98, 21):
+                rr = bb2g ** (1 / (2 * (kk - 2)))
+                if bb1 >= rr ** (kk - 1) - 1e-3:
+                    continue  # no fixed point (D3), or too close to the pole
+                rad = _radius_at_kernel_fp(nrm, bb1, bb2g, kk)
+                if not np.isfinite(rad) or abs(rad - 1) < 1e-9:
                     continue
                 tot += 1
                 dis += _jury_stable_numeric(bb1, bb2g, kk) != (rad < 1)
-    ok = abs(b1c - pred_a) < 1e-9 and abs(b1p - pred_b) < 1e-9 and dis == 0 and tot > 500
-    notes.append(f"compiled Jacobian at the fixed point: radius = 1 at b1 = {b1c:.12f} (k=4, b2=0.9; Eq. 8: {pred_a:.12f})")
-    notes.append(f"eigenvalue -1 at b1 = {b1p:.10f} (k=4, b2=0.01; Eq. 9: {pred_b:.10f})")
-    notes.append(f"Jury verdict vs compiled spectral radius on {tot} grid points (k=4, 6): {dis} disagreements")
-    return Measurement(predicted=f"{pred_a:.10f}; {pred_b:.8f}; 0", measured=f"{b1c:.10f}; {b1p:.8f}; {dis}",
+    ok &= dis == 0 and tot > 400
+    notes.append(f"Jury verdict (D4 formulas) vs compiled spectral radius at Newton's fixed point on {tot} grid points (k=4, 6): {dis} disagreements")
+    return Measurement(predicted="; ".join(f"{v:.10f}" for v in preds) + "; 0",
+                       measured="radius: " + "; ".join(f"{v:.10f}" for v in rad_b) + " | orbits: "
+                       + "; ".join(f"{v:.8f}" for v in sim_b) + f" | {dis}",
                        passed=bool(ok), detail="; ".join(notes))
 
 
@@ -594,19 +705,25 @@ def _measure_d5(d: Derivation) -> Measurement:
     preds, meas = [], []
     ok = True
     bb1, bb2 = 0.5, 0.9
+    early = []
     for kv in (4, 6, 8):
         ds = _adam_run(kv, bb1, bb2, lr=1e-2, steps=3000)
         if ds.attrs["diverged"]:
             return Measurement("", "diverged", False, f"k={kv}: {ds.attrs['reason']}")
         lnL = _ln_loss(ds)
         sl = _slope(lnL[1500:], np.arange(1500, len(lnL)))
+        early.append(_slope(lnL[20:220], np.arange(20, 220)))
         pr = float(d.values["slope"].subs({k: kv, b2: bb2}))
         preds.append(pr)
         meas.append(sl)
         ok &= _rel(sl, pr) < 1e-4
+    errs = ", ".join(f"k={kv}: {_rel(m_, p_):.1e}" for kv, m_, p_ in zip((4, 6, 8), meas, preds))
     return Measurement(
-        predicted="; ".join(f"{v:.6f}" for v in preds), measured="; ".join(f"{v:.6f}" for v in meas), passed=bool(ok),
-        detail=f"slope of ln L per step, steps 1500-3000 of CORE's Adam (eps=0, no bias correction, lr=1e-2, b1={bb1}, b2={bb2}) on x^k/k, k = 4, 6, 8",
+        predicted="; ".join(f"{v:.10f}" for v in preds), measured="; ".join(f"{v:.10f}" for v in meas), passed=bool(ok),
+        detail=(f"least-squares slope of ln L per step over steps 1500-3000 of CORE's Adam run (eps=0, no bias correction, "
+                f"lr=1e-2, b1={bb1}, b2={bb2}, x0=1) on x^k/k, k = 4, 6, 8; relative error {errs} (the run sits on the fixed "
+                f"point by step 1500, so the slope is exact to round-off; tolerance 1e-4); for contrast the transient slope over steps "
+                f"20-220 is " + "; ".join(f"{v:.6f}" for v in early)),
     )
 
 
@@ -655,42 +772,76 @@ def _derive_d6() -> Derivation:
     return Derivation(passed=bool(ok), steps=steps, values={"verdict": verdict})
 
 
+def _uw_tail(kv, bb1, bb2, steps=3000):
+    """Last 8 values of ``(u, w)`` of a CORE Adam run (eps = 0, no bias correction, lr = 1e-2, x0 = 1).
+
+    ``|u| = |m/g|`` and ``w = eta |x|^(k-2)/sqrt(v)`` from the run's log10 columns (the run is carried in
+    log coordinates, so they stay exact far below 1e-308).
+    """
+    ds = _adam_run(kv, bb1, bb2, lr=1e-2, steps=steps)
+    lu = ds.log10_abs_m.values - ds.log10_abs_grad.values
+    lw = math.log10(1e-2) + (kv - 2) * ds.log10_abs_x.values - 0.5 * ds.log10_v.values
+    return 10 ** lu[-8:], 10 ** lw[-8:], float(ds.log10_loss.values[-1])
+
+
+def _tail_period(a, tol=1e-9) -> int:
+    for q in (1, 2, 4):
+        if np.all(np.abs(a[q:] - a[:-q]) <= tol * np.abs(a[q:])):
+            return q
+    return 0
+
+
 def _measure_d6(d: Derivation) -> Measurement:
+    """At (0.0085, 0.015): compiled Jacobian at Newton's fixed point, and what a real Adam run does.
+
+    Past Eq. 9 the fixed point period-doubles in (u, w) while x still converges (D4), so the loss alone
+    cannot tell; the tail of (u, w) along the CORE run can: period 1 (on the fixed point) when stable,
+    period 2 when Eq. 9 is violated. A 25 x 25 grid of [0.004, 0.012] x [0.004, 0.024] counts where
+    k = 4 is stable and k = 6 is not (spectral radius at Newton's fixed point, continuation along b1).
+    """
     from dynsys.systems import get_system
 
     nrm = get_system("adam-normalized")
     bb1, bb2 = (float(v) for v in D6_POINT)
-    r4 = _radius_at_fixed_point(nrm, bb1, bb2, 4)
-    r6 = _radius_at_fixed_point(nrm, bb1, bb2, 6)
-    # count the grid points in the lower-left corner where k = 4 is stable and k = 6 is not (and vice versa)
-    only4 = only6 = 0
-    grid = np.linspace(0.0005, 0.05, 60)
-    for x1 in grid:
-        for x2 in grid:
-            s4 = x1 < x2 ** 0.75 and _radius_at_fixed_point(nrm, x1, x2, 4) < 1  # exists (D3) and stable
-            s6 = x1 < x2 ** 0.625 and _radius_at_fixed_point(nrm, x1, x2, 6) < 1
-            only4 += s4 and not s6
-            only6 += s6 and not s4
-    # what the simulation does there (lower-left corner: locally unstable points may still converge, Appendix G.1)
-    fin = {}
+    rad = {kv: _radius_at_kernel_fp(nrm, bb1, bb2, kv) for kv in (4, 6)}
+    per, fin = {}, {}
     for kv in (4, 6):
-        ds = _adam_run(kv, bb1, bb2, lr=1e-2, steps=3000)
-        fin[kv] = (float(ds.log10_loss.min()), float(ds.log10_loss.values[-1]))
-    ok = r4 < 1 < r6 and only4 > 0
+        uu, ww, fin[kv] = _uw_tail(kv, bb1, bb2)
+        per[kv] = max(_tail_period(uu), _tail_period(ww))
+    g1, g2 = np.linspace(0.004, 0.012, 25), np.linspace(0.004, 0.024, 25)
+    only4 = []
+    for x2 in g2:
+        st = {4: None, 6: None}
+        for x1 in g1:
+            stable = {}
+            for kv in (4, 6):
+                fp = _fixed_point_kernel(nrm, x1, x2, kv, st[kv])
+                st[kv] = fp
+                stable[kv] = fp is not None and _spectral_radius_kernel(
+                    nrm, [fp[0], fp[1], 0.0], nrm.params_array(beta1=x1, beta2=x2, k=kv)) < 1
+            if stable[4] and not stable[6]:
+                only4.append((x1, x2))
+    box = (min(p[0] for p in only4), max(p[0] for p in only4), min(p[1] for p in only4), max(p[1] for p in only4)) if only4 else (0,) * 4
+    ok = rad[4] < 1 < rad[6] and per[4] == 1 and per[6] == 2 and len(only4) > 0 and d.values["verdict"][4] and not d.values["verdict"][6]
     return Measurement(
-        predicted="radius k=4 < 1 < radius k=6",
-        measured=f"{r4:.6f} (k=4); {r6:.6f} (k=6)",
+        predicted="k=4 stable (period 1), k=6 unstable (period 2)",
+        measured=f"radius {rad[4]:.6f} (k=4), {rad[6]:.6f} (k=6); (u,w) tail period {per[4]} (k=4), {per[6]} (k=6)",
         passed=bool(ok),
-        detail=(f"compiled Jacobian at (b1, b2) = (0.0085, 0.015); on a 60x60 grid of [0.0005, 0.05]^2, {only4} points are "
-                f"stable for k=4 and not k=6, {only6} the other way; CORE Adam runs there (lr=1e-2, 3000 steps) reach min/final "
-                f"log10 loss {fin[4][0]:.1f}/{fin[4][1]:.1f} (k=4) and {fin[6][0]:.1f}/{fin[6][1]:.1f} (k=6)"),
+        detail=(f"(b1, b2) = (0.0085, 0.015): spectral radius of the compiled Jacobian at Newton's fixed point {rad[4]:.6f} (k=4), "
+                f"{rad[6]:.6f} (k=6); CORE Adam runs (lr=1e-2, 3000 steps, x0=1): (u, w) settles with period {per[4]} (k=4) "
+                f"and period {per[6]} (k=6) while the loss still converges in both (final log10 L {fin[4]:.0f} and {fin[6]:.0f}: "
+                f"x converges at rate rho past the period doubling); on a 25x25 grid of b1 in [0.004, 0.012], b2 in [0.004, 0.024], "
+                f"{len(only4)} points are stable for k=4 and unstable for k=6, inside b1 in [{box[0]:.4f}, {box[1]:.4f}], "
+                f"b2 in [{box[2]:.4f}, {box[3]:.4f}]: math.md's 'handful of points near b1 ~ 0.01, b2 ~ 0.015' holds "
+                f"(a thin sliver, b1 < b2 along Eq. 8 for k=4 and above Eq. 9 for k=4; at exactly (0.01, 0.015) both k are stable)"),
     )
 
 
 register(Claim(
     id="D6", paper=PAPER,
     statement=("The exponent k/(2(k-2)) of Eq. 8 decreases in k, but with Eq. 9 the stable region is not monotone in k: "
-               "(b1, b2) = (0.0085, 0.015) is stable for k = 4 and unstable for k = 6 (Remark 4.2 corrected)"),
+               "(b1, b2) = (0.0085, 0.015) is stable for k = 4 and unstable for k = 6, and so is a thin sliver b1 ~ 0.005-0.0094, "
+               "b2 ~ 0.005-0.019 (Remark 4.2 corrected; math.md's report holds)"),
     derive=_derive_d6, measure=_measure_d6,
 ))
 
@@ -1063,9 +1214,10 @@ def _measure_d11(d: Derivation) -> Measurement:
             if x0 == 1.0:
                 preds.append(pr)
                 meas.append(sl)
-            notes.append(f"k={kv} b2={bb2} x0={x0}: slope {sl:.8f}")
-    return Measurement(predicted="; ".join(f"{v:.8f}" for v in preds), measured="; ".join(f"{v:.8f}" for v in meas),
-                       passed=bool(ok), detail="CORE RMSProp (lr=1e-2, eps=0), slope of ln|x| over the last 1000 of 4000 steps, "
+            notes.append(f"k={kv} b2={bb2} x0={x0}: slope {sl:.10f} (rel. error {_rel(sl, pr):.1e})")
+    return Measurement(predicted="; ".join(f"{v:.10f}" for v in preds), measured="; ".join(f"{v:.10f}" for v in meas),
+                       passed=bool(ok), detail="CORE RMSProp (lr=1e-2, eps=0), least-squares slope of ln|x| over the last 1000 of 4000 steps "
+                                               "(tolerance 1e-6 relative), "
                                                "predicted ln(b2)/(2(k-2)): " + "; ".join(notes))
 
 
@@ -1134,22 +1286,45 @@ def _classify(kv, bb1, bb2, lr=1e-2, steps=30_000):
     return reg, lmin, lfin, medc
 
 
+def _best_split(b1s, regs):
+    """Threshold on a sorted b1 grid that best separates II (below) from III (above).
+
+    Returns ``(threshold, misclassified)``: the midpoint between grid neighbours that minimizes
+    the number of runs on the wrong side (II above or III below); robust to isolated outliers.
+    """
+    best = (len(regs) + 1, b1s[0])
+    for i in range(len(b1s) + 1):
+        wrong = sum(r == 3 for r in regs[:i]) + sum(r != 3 for r in regs[i:])
+        thr = b1s[0] - 1e-3 if i == 0 else (b1s[-1] + 1e-3 if i == len(b1s) else 0.5 * (b1s[i - 1] + b1s[i]))
+        if wrong < best[0]:
+            best = (wrong, thr)
+    return best[1], best[0]
+
+
 def _measure_d12(d: Derivation) -> Measurement:
+    """Regimes of real Adam runs on either side of each boundary, and both boundaries measured.
+
+    Classifier :func:`_classify` (30000 steps, lr = 1e-2, x0 = 1). I/II: bisection on the measured
+    regime (8 halvings of a 0.04 bracket). II/III: a 30-point b1 grid from just above I/II to 0.995,
+    split where the fewest runs fall on the wrong side (the measured regime is not monotone in b1
+    near this boundary). Pass criterion (stated in the claim): the three side points fall in their
+    predicted regimes for every case, I/II within 0.005 of Eq. 8 for every case, II/III within 0.05
+    of the existence boundary for k = 4 (math.md: "a few hundredths"); the k = 6 II/III offsets
+    are measured and reported, not asserted.
+    """
     notes = []
     ok = True
-    kv = 4
     meas_txt, pred_txt = [], []
-    for bb2 in (0.9, 0.5):
+    offsets = {}
+    for kv, bb2 in ((4, 0.9), (4, 0.5), (6, 0.9), (6, 0.5)):
         c12 = bb2 ** (kv / (2 * (kv - 2)))
         c23 = bb2 ** ((kv - 1) / (2 * (kv - 2)))
-        # points on either side of each boundary
-        pts = [(c12 - 0.01, 1), (c12 + 0.006, 2), (c23 + 0.06, 3)]
+        pts = [(c12 - 0.01, 1), (c12 + 0.006, 2), (0.995, 3)]
         got_pts = []
         for bb1, want in pts:
             got, lmin, lfin, medc = _classify(kv, bb1, bb2)
             ok &= got == want
             got_pts.append(f"b1={bb1:.4f}: {got} (predicted {want}; min/final log10 L {lmin:.0f}/{lfin:.0f}, median log10 C {medc:.2f})")
-        # I/II: bisection on the measured regime
         lo, hi = c12 - 0.02, c12 + 0.02
         for _ in range(8):
             mid = 0.5 * (lo + hi)
@@ -1158,38 +1333,41 @@ def _measure_d12(d: Derivation) -> Measurement:
             else:
                 hi = mid
         m12 = 0.5 * (lo + hi)
-        # II/III: bisection on the coupling criterion
-        lo, hi = c12 + 0.005, min(c23 + 0.08, 0.999)
-        for _ in range(8):
-            mid = 0.5 * (lo + hi)
-            if _classify(kv, mid, bb2)[0] == 3:
-                hi = mid
-            else:
-                lo = mid
-        m23 = 0.5 * (lo + hi)
-        ok &= abs(m12 - c12) < 0.005 and abs(m23 - c23) < 0.05
-        pred_txt.append(f"b2={bb2}: I/II {c12:.4f}, II/III {c23:.4f}")
-        meas_txt.append(f"b2={bb2}: I/II {m12:.4f}, II/III {m23:.4f}")
-        notes.append(f"b2={bb2}: " + "; ".join(got_pts) + f"; measured I/II at b1 = {m12:.4f} (offset {m12 - c12:+.4f}), "
-                     f"II/III at b1 = {m23:.4f} (offset {m23 - c23:+.4f})")
-    # small b2: how much of the predicted-II band shows a spike
+        grid = np.linspace(c12 + 0.004, 0.995, 30)
+        regs = [_classify(kv, b, bb2)[0] for b in grid]
+        m23, wrong = _best_split(list(grid), regs)
+        in_band = [r for b, r in zip(grid, regs) if b < c23]
+        ok &= abs(m12 - c12) < 0.005
+        if kv == 4:
+            ok &= abs(m23 - c23) < 0.05
+        offsets[(kv, bb2)] = (m12 - c12, m23 - c23)
+        pred_txt.append(f"k={kv} b2={bb2}: I/II {c12:.4f}, II/III {c23:.4f}")
+        meas_txt.append(f"k={kv} b2={bb2}: I/II {m12:.4f}, II/III {m23:.4f}")
+        notes.append(f"k={kv} b2={bb2}: " + "; ".join(got_pts) + f"; measured I/II at b1 = {m12:.4f} (offset {m12 - c12:+.4f}); "
+                     f"II/III split at b1 = {m23:.4f} (offset {m23 - c23:+.4f}, {wrong} of 30 grid runs on the wrong side; "
+                     f"{sum(r == 3 for r in in_band)} of {len(in_band)} runs in the predicted-II band already look like III)")
     bb2s = 0.3
     c12s, c23s = bb2s, bb2s**0.75
     band = np.linspace(c12s + 0.01, c23s - 0.01, 5)
-    got = [_classify(kv, bb1, bb2s)[0] for bb1 in band]
-    notes.append(f"b2=0.3, predicted-II band ({c12s:.3f}, {c23s:.3f}): measured regimes {got} at b1 = {np.round(band, 3).tolist()}")
+    got = [_classify(4, bb1, bb2s)[0] for bb1 in band]
+    notes.append(f"k=4 b2=0.3, predicted-II band ({c12s:.3f}, {c23s:.3f}): measured regimes {got} at b1 = {np.round(band, 3).tolist()}")
     notes.append("the I/II boundary is sharp (a 30000-step horizon only misses instabilities slower than ~1e-3/step); "
-                 "the II/III boundary is approximate: the loss minimum changes smoothly across it (deep transient dips, "
-                 "min log10 L ~ -20 to -40, persist to b1 ~ 0.98 at b2 = 0.9), so it is located with the coupling ratio")
+                 "the II/III boundary is approximate: deep transient dips (min log10 L ~ -20 to -40) persist past it, so it "
+                 "is located with the coupling ratio C = v/g^2 (III: median log10 C < 1, v coupled to g^2 as in SignGD). "
+                 f"For k = 6 the measured II/III boundary lies {offsets[(6, 0.9)][1]:+.3f} (b2=0.9) and "
+                 f"{offsets[(6, 0.5)][1]:+.3f} (b2=0.5) from the prediction: more than math.md's 'a few hundredths'")
     return Measurement(predicted="; ".join(pred_txt), measured="; ".join(meas_txt), passed=bool(ok),
-                       detail="CORE Adam on x^4/4 (eps=0, no bias correction, lr=1e-2, x0=1, 30000 steps): " + "; ".join(notes))
+                       detail="CORE Adam on x^k/k (eps=0, no bias correction, lr=1e-2, x0=1, 30000 steps): " + "; ".join(notes))
 
 
 register(Claim(
     id="D12", paper=PAPER,
     statement=("Three regimes: I stable convergence (fixed point stable, D4); II b2^(k/(2(k-2))) <= b1 < b2^((k-1)/(2(k-2))): "
                "linear convergence then a spike; III b1 >= b2^((k-1)/(2(k-2))): SignGD-like oscillation at loss ~ eta^k. "
-               "I/II is sharp in simulation, II/III approximate (Thm 6.1)"),
+               "I/II is sharp in simulation, II/III approximate (Thm 6.1). Pass criterion (k = 4, 6; b2 = 0.9, 0.5): runs on either "
+               "side of each boundary fall in the predicted regime and the measured I/II boundary is within 0.005 of Eq. 8; "
+               "the II/III boundary is within 0.05 of the prediction for k = 4 (for k = 6 its offset is measured and reported: "
+               "up to +0.18 at b2 = 0.5)"),
     derive=_derive_d12, measure=_measure_d12,
 ))
 
@@ -1233,9 +1411,11 @@ def _measure_d13(d: Derivation) -> Measurement:
         preds += [pc, pg]
         meas += [cr, gr]
         ok &= _rel(cr, pc) < 1e-6 and _rel(gr, pg) < 1e-6 and bool(np.all(q < bb2))
-        notes.append(f"k={kv}: C ratio {cr:.8f} (pred {pc:.8f}), g ratio {gr:.8f} (pred {pg:.8f}), max q_t = {q.max():.6f} < b2 (decoupled)")
-    return Measurement(predicted="; ".join(f"{v:.8f}" for v in preds), measured="; ".join(f"{v:.8f}" for v in meas),
-                       passed=bool(ok), detail="CORE Adam (eps=0, no bias correction, lr=1e-2, b1=0.5, b2=0.9), last 500 of 3000 steps: " + "; ".join(notes))
+        notes.append(f"k={kv}: C ratio {cr:.10f} (pred {pc:.10f}, rel. error {_rel(cr, pc):.1e}), g ratio {gr:.10f} "
+                     f"(pred {pg:.10f}, rel. error {_rel(gr, pg):.1e}), max q_t = {q.max():.6f} < b2 (decoupled)")
+    return Measurement(predicted="; ".join(f"{v:.10f}" for v in preds), measured="; ".join(f"{v:.10f}" for v in meas),
+                       passed=bool(ok), detail="CORE Adam (eps=0, no bias correction, lr=1e-2, b1=0.5, b2=0.9), geometric-mean ratios of v/g^2 and |g| from log10_v and "
+                              "log10_abs_grad over the last 500 of 3000 steps (tolerance 1e-6 relative): " + "; ".join(notes))
 
 
 register(Claim(
