@@ -93,7 +93,10 @@ def run(args):
     plot = _check_out(args.plot, ".png", "--plot") if args.plot else None
     if args.density and args.histogram_bins is None:
         raise ValueError("--density without --histogram-bins; allowed: --density with --histogram-bins B")
-    system = get_system(args.map)
+    try:
+        system = get_system(args.map)
+    except ValueError as exc:
+        raise ValueError(f"--map {args.map!r} is unknown; {str(exc).split('; ', 1)[-1]}") from None
     name, values = parse_param(args.param)
     if name not in system.param_names:
         raise ValueError(f"--param {name!r} is not a parameter of map {system.name!r}; allowed: {', '.join(system.param_names)}")

@@ -48,8 +48,8 @@ def register(subparsers):
     p.add_argument("--curvature", type=float, default=1.0, help="c > 0 of the quadratic c x^2/2 (default 1)")
     p.add_argument("--spike-factor", type=float, default=100.0,
                    help="a spike: loss rises above this factor times its running min and falls back by it (default 100)")
-    p.add_argument("--plateau-depth", type=float, default=3.0,
-                   help="decades below lr^k/k the sustained loss must reach for an exponential phase (default 3)")
+    p.add_argument("--plateau-depth", type=float, default=5.0,
+                   help="decades below lr^k/k the sustained loss must reach for an exponential phase (default 5)")
     p.add_argument("--coupling-window", type=float, default=0.1,
                    help="final fraction of the run over which v/g^2 is averaged (default 0.1)")
     p.add_argument("--chunk", type=int, default=16384, help="cells per chunk: memory, progress and resume unit (default 16384)")
@@ -88,12 +88,13 @@ def run(args):
     zoom = parse_zoom(args.zoom)
     variables = [v for v in args.vars.split(",") if v]
     store = Path(str(out) + ".chunks")
+    counters = {}
     ds = phase_diagram(
         args.optimizer, args.objective, k=args.k, x=args.x, y=args.y, lr=args.lr, steps=args.steps, x0=args.x0,
         beta1=args.beta1, beta2=args.beta2, eps=args.eps, weight_decay=args.weight_decay, lr_decay=args.lr_decay,
         bias_correction=args.bias_correction, curvature=args.curvature, spike_factor=args.spike_factor,
         plateau_depth=args.plateau_depth, coupling_window=args.coupling_window, chunk=args.chunk, store=store,
-        resume=args.resume, scheduler=args.scheduler, progress=not args.no_progress)
+        resume=args.resume, scheduler=args.scheduler, progress=not args.no_progress, counters=counters)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     ds.to_netcdf(tmp)
     os.replace(tmp, out)
@@ -105,5 +106,6 @@ def run(args):
         fig.savefig(plot, dpi=110)
     a = ds.attrs
     print(f"wrote {out} ({a['y_name']} x {a['x_name']} = {ds.sizes[a['y_name']]} x {ds.sizes[a['x_name']]} cells); "
-          f"agreement with theory: {a['agreement']:.4f}" + (f"; plot {plot}" if plot else ""))
+          f"agreement with theory: {a['agreement']:.4f}; computed {counters['computed']} of {counters['nchunks']} chunks "
+          f"({counters['resumed']} resumed from the store)" + (f"; plot {plot}" if plot else ""))
     return 0

@@ -128,12 +128,12 @@ def parse_axis(label, value) -> Axis:
         raise ValueError(f"{label} start = {start!r} on a log axis; allowed: START > 0")
     lo, hi, lo_open, hi_open = SWEEPABLE[name]
     # the cell centres must lie in the domain; the edges may touch an open end (beta1:0:1)
-    ax = Axis(name, start, stop, num, log)
-    vals = ax.values()
-    for v in (vals[0], vals[-1]):
-        check_value(name, float(v))
     if lo is not None and start < lo:
         raise ValueError(f"{label} start {name} = {start!r} is out of range; allowed: {_domain_text(name)}")
     if hi is not None and stop > hi:
         raise ValueError(f"{label} stop {name} = {stop!r} is out of range; allowed: {_domain_text(name)}")
+    ax = Axis(name, start, stop, num, log)
+    vals = ax.values()
+    for v in (vals[0], vals[-1]):
+        check_value(name, float(v))
     return ax

@@ -30,6 +30,7 @@ from dynsys._validate import check_finite_array, check_int, check_positive
 
 __all__ = ["orbit_diagram", "component"]
 
+_LN2 = math.log(2.0)
 #: largest number of orbit points one call may store (param x keep)
 MAX_ORBIT_POINTS = 200_000_000
 
@@ -38,6 +39,114 @@ MAX_ORBIT_POINTS = 200_000_000
 def component(state, params, index):
     """Default observable: ``state[index]``."""
     return state[index]
+
+
+@njit(inline="always")
+def _detect_period(orbit_row, max_period, tol):
+    """Smallest ``p <= max_period`` with ``|o_{t+p} - o_t| <= tol (1 + |o_t|)`` over the last
+    ``min(len, 4 max_period)`` stored points (0: none)."""
+    nstore = orbit_row.shape[0]
+    window = min(nstore, 4 * max_period)
+    base = nstore - window
+    for p in range(1, max_period + 1):
+        if 2 * p > window:
+            break
+        ok = True
+        for i in range(base, nstore - p):
+            a = orbit_row[i]
+            if not (abs(orbit_row[i + p] - a) <= tol * (1.0 + abs(a))):
+                ok = False
+                break
+        if ok:
+            return p
+    return 0
+
+
+@njit(inline="always")
+def _nan_after_escape(orbit_row, t, discard, keep):
+    """Orbit points from the escape on are NaN (the escape happened at step ``t + 1``)."""
+    nstore = orbit_row.shape[0]
+    kept = t + 1 - discard
+    start = kept - 1 if kept > 0 else 0
+    first = start - (keep - nstore)
+    if first < 0:
+        first = 0
+    for i in range(first, nstore):
+        orbit_row[i] = math.nan
+
+
+@njit(error_model="numpy", cache=True)
+def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_hist, hist, hist_lo, hist_hi):
+    """The effective-sharpness map ``s -> gamma s (1-s)^{k-2}`` (integer ``k >= 3``), inlined.
+
+    The same iteration, escape rule, Lyapunov sum and period detection as :func:`_orbit_one`
+    with the map's generated kernels (``f'(s) = gamma (1-s)^{k-2} (1 + (k-2) s/(s-1))``, the
+    printed sympy derivative), but with ``(1-s)^{k-2}`` as repeated products and no calls
+    through function pointers, and the Lyapunov sum ``sum_t ln|f'(s_t)|`` taken as the log of the
+    running product (exactly rescaled by powers of two): about 20x faster. Returns ``(escape_step, lyapunov, period, s)``.
+    """
+    nstore = orbit_row.shape[0]
+    nbins = hist.shape[0]
+    c1 = k - 2.0
+    if not (math.isfinite(s) and s > 0.0 and s < 2.0):
+        for i in range(nstore):
+            orbit_row[i] = math.nan
+        return 0, math.nan, 0, s
+    prod = 1.0  # running product of |f'(s_t)| = prod 2^pexp (one log at the end, not one per step)
+    pexp = 0
+    for t in range(discard + keep):
+        q = 1.0 - s
+        p = q
+        for _ in range(k - 3):
+            p = p * q
+        if t >= discard:
+            prod *= abs((gamma * p) * (1.0 + c1 * s / (s - 1.0)))
+            if not (1e-250 < prod < 1e250) and prod != 0.0 and math.isfinite(prod):
+                m, e = math.frexp(prod)
+                prod = m
+                pexp += e
+        s = gamma * s * p
+        if not (math.isfinite(s) and s > 0.0 and s < 2.0):
+            _nan_after_escape(orbit_row, t, discard, keep)
+            return t + 1, math.nan, 0, s
+        if t >= discard:
+            kk = t - discard
+            pos = kk - (keep - nstore)
+            if pos >= 0:
+                orbit_row[pos] = s
+            if use_hist:
+                b = int(math.floor((s - hist_lo) / (hist_hi - hist_lo) * nbins))
+                if 0 <= b < nbins:
+                    hist[b] += 1.0
+    lyap = (math.log(prod) + pexp * _LN2) / keep if prod > 0.0 else (-math.inf if prod == 0.0 else math.log(prod))
+    return -1, lyap, _detect_period(orbit_row, max_period, tol), s
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def _sharpness_parallel(gammas, ks, s0, discard, keep, orbit, max_period, tol, use_hist, hist, hist_lo, hist_hi,
+                        final, esc, lyap, period):
+    for i in prange(gammas.shape[0]):
+        e, ly, pe, s = _sharpness_one(gammas[i], ks[i], s0[i], discard, keep, orbit[i], max_period, tol, use_hist,
+                                      hist[i], hist_lo, hist_hi)
+        esc[i] = e
+        lyap[i] = ly
+        period[i] = pe
+        final[i] = s
+
+
+@njit(error_model="numpy", cache=True)
+def _sharpness_continuation(gammas, ks, s0, discard, keep, orbit, max_period, tol, use_hist, hist, hist_lo, hist_hi,
+                            final, esc, lyap, period):
+    s = s0[0]
+    for i in range(gammas.shape[0]):
+        e, ly, pe, s = _sharpness_one(gammas[i], ks[i], s, discard, keep, orbit[i], max_period, tol, use_hist,
+                                      hist[i], hist_lo, hist_hi)
+        esc[i] = e
+        lyap[i] = ly
+        period[i] = pe
+        final[i] = s
+        if e >= 0 and i + 1 < gammas.shape[0]:  # escaped: the next value starts fresh
+            s = s0[i + 1]
 
 
 @njit(error_model="numpy")
@@ -71,13 +180,7 @@ def _orbit_one(step, jacobian, in_domain, observe, obs_index, params, state, dis
         for i in range(dim):
             state[i] = nxt[i]
         if not in_domain(state, params):
-            kept = t + 1 - discard
-            start = kept - 1 if kept > 0 else 0
-            first = start - (keep - nstore)
-            if first < 0:
-                first = 0
-            for i in range(first, nstore):
-                orbit_row[i] = math.nan
+            _nan_after_escape(orbit_row, t, discard, keep)
             return t + 1, math.nan, 0
         if tangent:
             nrm = 0.0
@@ -103,24 +206,7 @@ def _orbit_one(step, jacobian, in_domain, observe, obs_index, params, state, dis
                 b = int(math.floor((o - hist_lo) / (hist_hi - hist_lo) * nbins))
                 if 0 <= b < nbins:
                     hist[b] += 1.0
-    lyap = lsum / keep
-    # period detection on the last points of the stored orbit
-    window = min(nstore, 4 * max_period)
-    base = nstore - window
-    period = 0
-    for p in range(1, max_period + 1):
-        if 2 * p > window:
-            break
-        ok = True
-        for i in range(base, nstore - p):
-            a = orbit_row[i]
-            if not (abs(orbit_row[i + p] - a) <= tol * (1.0 + abs(a))):
-                ok = False
-                break
-        if ok:
-            period = p
-            break
-    return -1, lyap, period
+    return -1, lsum / keep, _detect_period(orbit_row, max_period, tol)
 
 
 @njit(parallel=True, error_model="numpy")
@@ -217,8 +303,12 @@ def orbit_diagram(system, param, values, *, fixed=None, discard=1000, keep=1000,
     if param in fixed:
         raise ValueError(f"fixed sets the swept parameter {param!r}; allowed: the other parameters {', '.join(p for p in system.param_names if p != param)}")
     P = np.empty((values.size, len(system.param_names)))
-    for i, val in enumerate(values):
-        P[i] = system.params_array(**{**fixed, param: float(val)})
+    if values.size:
+        # the fixed parameters are validated once (params_array), each swept value by its validator
+        P[:] = system.params_array(**{**fixed, param: float(values[0])})
+        col = system.param_names.index(param)
+        check = system._validators[param]
+        P[:, col] = [float(check(float(val))) for val in values]
     if state0 is None:
         s0 = system.default_state()
     elif isinstance(state0, dict):
@@ -264,9 +354,17 @@ def orbit_diagram(system, param, values, *, fixed=None, discard=1000, keep=1000,
     esc = np.empty(values.size, np.int64)
     lyap = np.empty(values.size)
     period = np.empty(values.size, np.int64)
-    runner = _orbit_continuation if continuation else _orbit_parallel
-    runner(system.step, system.jacobian, system.in_domain, obs_fn, obs_index, P, S0, discard, keep, orbit,
-           max_period, tol, use_hist, hist, lo, hi, final, esc, lyap, period)
+    if system.name == "sharpness" and obs_fn is component and np.all(P[:, 1] == np.round(P[:, 1])):
+        # compiled fast path of the effective-sharpness map (same iteration, no function pointers)
+        runner = _sharpness_continuation if continuation else _sharpness_parallel
+        fin = np.empty(values.size)
+        runner(np.ascontiguousarray(P[:, 0]), P[:, 1].astype(np.int64), np.ascontiguousarray(S0[:, 0]), discard, keep,
+               orbit, max_period, tol, use_hist, hist, lo, hi, fin, esc, lyap, period)
+        final[:, 0] = fin
+    else:
+        runner = _orbit_continuation if continuation else _orbit_parallel
+        runner(system.step, system.jacobian, system.in_domain, obs_fn, obs_index, P, S0, discard, keep, orbit,
+               max_period, tol, use_hist, hist, lo, hi, final, esc, lyap, period)
 
     coords = {param: (param, values), "keep": ("keep", np.arange(keep - store_points, keep)),
               "state": ("state", list(system.state_names))}

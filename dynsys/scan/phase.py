@@ -6,10 +6,10 @@ predicts (:func:`dynsys.regimes.predicted_regime`, Thm 6.1 of the degenerate-pol
 are returned as an ``xarray.Dataset`` with the two swept hyperparameters as coordinates.
 
 Cells are computed in chunks (``chunk`` cells, in row-major ``(y, x)`` order). Peak memory is
-the result grid (about 60 bytes per cell) plus working memory proportional to the chunk. With a
-``store`` each finished chunk is written to disk (:class:`dynsys.scan.store.ChunkStore`) and
-``resume=True`` computes only the missing ones; the result is bit-identical to an
-uninterrupted run. ``scheduler`` runs the chunks on a Dask distributed cluster.
+the result grid (56 bytes per cell, filled chunk by chunk) plus working memory proportional to the
+chunk. With a ``store`` each finished chunk is written to disk
+(:class:`dynsys.scan.store.ChunkStore`) and ``resume=True`` computes only the missing ones; the
+result is bit-identical to an uninterrupted run. ``scheduler`` runs the chunks on a Dask distributed cluster.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ __all__ = ["phase_diagram", "PhaseJob", "compute_chunk", "BYTES_PER_CELL", "KERN
 
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam", "adamw")
 OBJECTIVES = ("power", "quadratic")
-#: bytes of result per cell (all output variables)
-BYTES_PER_CELL = 64
+#: bytes of result per cell (all output variables, :data:`_RESULT`)
+BYTES_PER_CELL = 56
 #: bumped whenever the kernels' arithmetic changes (a store from another version is refused)
 KERNEL_VERSION = 1
 #: largest number of steps per cell
@@ -204,8 +204,9 @@ _NEUTRAL = {"beta1": 0.9, "beta2": 0.999, "eps": 0.0, "weight_decay": 0.0, "lr":
 
 def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 1.0, 50), y=("beta2", 0.0, 1.0, 50),
                   lr=None, steps=10_000, x0=1.0, beta1=0.9, beta2=0.999, eps=0.0, weight_decay=0.0, lr_decay=1.0,
-                  bias_correction=False, curvature=1.0, spike_factor=100.0, plateau_depth=3.0, coupling_window=0.1,
-                  chunk=16384, store=None, resume=False, scheduler=None, progress=True, reference=False):
+                  bias_correction=False, curvature=1.0, spike_factor=100.0, plateau_depth=5.0, coupling_window=0.1,
+                  chunk=16384, store=None, resume=False, scheduler=None, progress=True, reference=False,
+                  counters=None):
     """Phase diagram of ``optimizer`` on ``objective`` over two hyperparameters.
 
     Each cell runs ``steps`` updates of the optimizer (PyTorch convention, see
@@ -250,6 +251,9 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         Show a tqdm progress bar (cells).
     reference : bool
         Use the scalar reference kernel (bit-identical, slower; for checks).
+    counters : dict, optional
+        Filled with ``nchunks``, ``resumed`` (chunks read from the store) and ``computed``
+        (chunks run by this call): a resumed scan computes only ``nchunks - resumed``.
 
     Returns
     -------
@@ -276,6 +280,8 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
                          f"{avail // 2 // BYTES_PER_CELL} cells")
     if not isinstance(resume, (bool, np.bool_)):
         raise ValueError(f"resume = {resume!r} is not a bool; allowed: True or False")
+    if counters is not None and not isinstance(counters, dict):
+        raise ValueError(f"counters = {counters!r} is not a dict; allowed: None or a dict to fill")
     from dynsys.scan.store import ChunkStore
 
     st = ChunkStore(store) if store is not None else None
@@ -294,45 +300,42 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
     if st is not None and not st.exists():
         st.create(settings)
 
-    raw = {key: np.empty(job.ncells, dt) for key, dt in _k.OUTPUTS.items()}
+    res = _Result(job, regimes)
     done = st.finished() if st is not None else set()
     done &= set(range(job.nchunks))
     todo = [i for i in range(job.nchunks) if i not in done]
+    if counters is not None:
+        counters.update({"nchunks": job.nchunks, "resumed": len(done), "computed": 0})
 
-    def put(i, arrays):
-        s = i * job.chunk
-        for key in raw:
-            raw[key][s:s + arrays[key].shape[0]] = arrays[key]
+    def finished(i, arrays):
+        if st is not None:
+            st.write(i, arrays)
+        res.put(i, arrays)
+        if counters is not None:
+            counters["computed"] += 1
+        if bar is not None:
+            bar.update(min(job.chunk, job.ncells - i * job.chunk))
 
     for i in sorted(done):
-        put(i, st.read(i))
+        res.put(i, st.read(i))
     bar = _progress(progress, job, done)
     try:
         if client is None:
             for i in todo:
-                arrays = compute_chunk(job, i, reference=reference)
-                if st is not None:
-                    st.write(i, arrays)
-                put(i, arrays)
-                if bar is not None:
-                    bar.update(min(job.chunk, job.ncells - i * job.chunk))
+                finished(i, compute_chunk(job, i, reference=reference))
         else:
             from distributed import as_completed
 
             futures = client.map(_dask_chunk, [job] * len(todo), todo, [reference] * len(todo), pure=False)
             for fut in as_completed(futures):
                 i, arrays = fut.result()
-                if st is not None:
-                    st.write(i, arrays)
-                put(i, arrays)
-                if bar is not None:
-                    bar.update(min(job.chunk, job.ncells - i * job.chunk))
+                finished(i, arrays)
     finally:
         if bar is not None:
             bar.close()
         if client is not None and isinstance(scheduler, str):
             client.close()
-    return _assemble(job, raw, regimes)
+    return res.dataset()
 
 
 def _dask_chunk(job, index, reference):
@@ -350,6 +353,17 @@ def _client(scheduler):
         return scheduler
     if not isinstance(scheduler, str) or not scheduler:
         raise ValueError(f"scheduler = {scheduler!r} is not a Dask scheduler address; allowed: e.g. 'tcp://host:8786' or a distributed.Client")
+    if scheduler.startswith("tcp://"):  # fail at once (not after the client's timeout) when nothing listens
+        import socket
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(scheduler)
+            with socket.create_connection((parts.hostname, parts.port or 8786), timeout=10):
+                pass
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"scheduler = {scheduler!r} cannot be reached ({type(exc).__name__}); "
+                             "allowed: the address of a running Dask scheduler") from None
     try:
         return Client(scheduler, timeout="10s")
     except (OSError, TimeoutError) as exc:
@@ -366,63 +380,101 @@ def _progress(progress, job, done):
                 leave=False)
 
 
-def _assemble(job, raw, regimes):
-    import xarray as xr
+#: per-cell variables of the Dataset and their dtypes
+_RESULT = {
+    "min_loss": np.float64, "final_loss": np.float64, "sustained_loss": np.float64, "min_step": np.int64,
+    "n_spikes": np.int32, "coupling_ratio": np.float64, "diverged": np.bool_, "status": np.int8,
+    "fail_step": np.int64, "regime": np.int8, "predicted_regime": np.int8,
+}
 
-    from dynsys import __version__
 
-    shape = job.shape
-    p = job.cell_params(0, job.ncells)
-    ks = p["k"]
-    curv = p["curvature"] if job.objective == "quadratic" else np.ones(job.ncells)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        offset = np.log10(curv / ks)
-        min_loss = offset + ks * raw["min_log2x"] * _LOG10_2
-        final_loss = offset + ks * raw["final_log2x"] * _LOG10_2
-        sustained = offset + ks * raw["sustained_log2x"] * _LOG10_2
-        coupling = np.where(raw["coupling_n"] > 0, raw["coupling_sum"] / np.maximum(raw["coupling_n"], 1) * _LOG10_2, np.nan)
-        plateau = np.log10(curv * p["lr"] ** ks / ks)
-    from dynsys.scan.classify import classify
+class _Result:
+    """The result grid, filled chunk by chunk: each chunk's raw kernel outputs are turned into
+    the Dataset's variables at once, so only the result (``BYTES_PER_CELL`` per cell) and one
+    chunk's working memory are ever held."""
 
-    regime = classify(min_loss, sustained, final_loss, raw["n_spikes"], raw["status"], plateau,
-                      spike_factor=job.spike_factor, depth=job.plateau_depth)
-    predicted = _predicted(job, p, regimes)
-    has_pred = predicted >= 0
-    agreement = float(np.mean(regime[has_pred] == predicted[has_pred])) if has_pred.any() else float("nan")
-    dims = (job.y.name, job.x.name)
+    def __init__(self, job, regimes):
+        self.job = job
+        self.regimes = regimes
+        self.data = {key: np.empty(job.ncells, dt) for key, dt in _RESULT.items()}
 
-    def grid(a):
-        return a.reshape(shape)
+    def put(self, i, raw):
+        job = self.job
+        start = i * job.chunk
+        stop = min(start + job.chunk, job.ncells)
+        if any(raw[key].shape != (stop - start,) for key in _k.OUTPUTS):
+            raise ValueError(f"chunk {i} holds arrays of the wrong length; allowed: {stop - start} cells (a corrupt store?)")
+        p = job.cell_params(start, stop)
+        ks = p["k"]
+        curv = p["curvature"] if job.objective == "quadratic" else np.ones(stop - start)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            offset = np.log10(curv / ks)
+            min_loss = offset + ks * raw["min_log2x"] * _LOG10_2
+            final_loss = offset + ks * raw["final_log2x"] * _LOG10_2
+            sustained = offset + ks * raw["sustained_log2x"] * _LOG10_2
+            coupling = np.where(raw["coupling_n"] > 0,
+                                raw["coupling_sum"] / np.maximum(raw["coupling_n"], 1) * _LOG10_2, np.nan)
+            plateau = np.log10(curv * p["lr"] ** ks / ks)
+        from dynsys.scan.classify import classify
 
-    data = {
-        "min_loss": (dims, grid(min_loss), {"long_name": "log10 of the minimum loss over steps 0..steps", "units": "log10"}),
-        "final_loss": (dims, grid(final_loss), {"long_name": "log10 of the loss at the last step", "units": "log10"}),
-        "sustained_loss": (dims, grid(sustained), {"long_name": f"log10 of min over {_k.BLOCK}-step windows of the "
-                                                   "max loss in the window", "units": "log10"}),
-        "min_step": (dims, grid(raw["min_step"]), {"long_name": "first step at which the minimum loss is reached"}),
-        "n_spikes": (dims, grid(raw["n_spikes"]).astype(np.int32),
-                     {"long_name": f"completed loss spikes (rise > {job.spike_factor:g} x running min, fall back by the same factor)"}),
-        "coupling_ratio": (dims, grid(coupling), {"long_name": "log10 geometric mean of v/g^2 over the last "
-                                                   f"{job.coupling_window:g} of the run (NaN: undefined)", "units": "log10"}),
-        "diverged": (dims, grid(raw["status"] != 0), {"long_name": "run left float64 or met 0/0 (see status)"}),
-        "status": (dims, grid(raw["status"]), {"long_name": "0 ok; " + "; ".join(f"{c} {r}" for c, r in STATUS_REASONS.items() if c)}),
-        "fail_step": (dims, grid(raw["fail_step"]), {"long_name": "step at which the run stopped (-1: none)"}),
-        "regime": (dims, grid(regime), {"long_name": "observed regime", "codes": _codes_text(regimes)}),
-        "predicted_regime": (dims, grid(predicted), {"long_name": "regime predicted by Thm 6.1 (-1: no prediction)",
-                                                    "codes": _codes_text(regimes)}),
-    }
-    coords = {job.x.name: (job.x.name, job.x.values()), job.y.name: (job.y.name, job.y.values())}
-    ds = xr.Dataset({k_: xr.Variable(*v) for k_, v in data.items()}, coords=coords)
-    attrs = {"kind": "phase_diagram", **job.settings(), "dynsys_version": __version__,
-             "agreement": agreement, "regime_codes": _codes_text(regimes),
-             "status_codes": "; ".join(f"{c}: {r or 'ok'}" for c, r in STATUS_REASONS.items()),
-             "x_name": job.x.name, "y_name": job.y.name}
-    for code in (1, 2, 3):
-        sel = predicted == code
-        attrs[f"agreement_regime{code}"] = float(np.mean(regime[sel] == code)) if sel.any() else float("nan")
-        attrs[f"cells_predicted_regime{code}"] = int(sel.sum())
-    ds.attrs.update(attrs)
-    return ds
+        regime = classify(min_loss, sustained, final_loss, raw["n_spikes"], raw["status"], plateau,
+                          spike_factor=job.spike_factor, depth=job.plateau_depth)
+        d = self.data
+        sl = slice(start, stop)
+        d["min_loss"][sl] = min_loss
+        d["final_loss"][sl] = final_loss
+        d["sustained_loss"][sl] = sustained
+        d["min_step"][sl] = raw["min_step"]
+        d["n_spikes"][sl] = raw["n_spikes"]
+        d["coupling_ratio"][sl] = coupling
+        d["diverged"][sl] = raw["status"] != 0
+        d["status"][sl] = raw["status"]
+        d["fail_step"][sl] = raw["fail_step"]
+        d["regime"][sl] = regime
+        d["predicted_regime"][sl] = _predicted(job, p, self.regimes)
+
+    def dataset(self):
+        import xarray as xr
+
+        from dynsys import __version__
+
+        job, regimes, d = self.job, self.regimes, self.data
+        regime, predicted = d["regime"], d["predicted_regime"]
+        has_pred = predicted >= 0
+        n_pred = int(np.count_nonzero(has_pred))
+        agreement = float(np.count_nonzero(has_pred & (regime == predicted)) / n_pred) if n_pred else float("nan")
+        dims = (job.y.name, job.x.name)
+        attrs_of = {
+            "min_loss": {"long_name": "log10 of the minimum loss over steps 0..steps", "units": "log10"},
+            "final_loss": {"long_name": "log10 of the loss at the last step", "units": "log10"},
+            "sustained_loss": {"long_name": f"log10 of min over {_k.BLOCK}-step windows of the max loss in the window",
+                               "units": "log10"},
+            "min_step": {"long_name": "first step at which the minimum loss is reached"},
+            "n_spikes": {"long_name": f"completed loss spikes (rise > {job.spike_factor:g} x running min, "
+                                      "fall back by the same factor)"},
+            "coupling_ratio": {"long_name": "log10 geometric mean of v/g^2 over the last "
+                                            f"{job.coupling_window:g} of the run (NaN: undefined)", "units": "log10"},
+            "diverged": {"long_name": "run left float64 or met 0/0 (see status)"},
+            "status": {"long_name": "0 ok; " + "; ".join(f"{c} {r}" for c, r in STATUS_REASONS.items() if c)},
+            "fail_step": {"long_name": "step at which the run stopped (-1: none)"},
+            "regime": {"long_name": "observed regime", "codes": _codes_text(regimes)},
+            "predicted_regime": {"long_name": "regime predicted by Thm 6.1 (-1: no prediction)",
+                                 "codes": _codes_text(regimes)},
+        }
+        data = {key: xr.Variable(dims, arr.reshape(job.shape), attrs_of[key]) for key, arr in d.items()}
+        coords = {job.x.name: (job.x.name, job.x.values()), job.y.name: (job.y.name, job.y.values())}
+        ds = xr.Dataset(data, coords=coords)
+        attrs = {"kind": "phase_diagram", **job.settings(), "dynsys_version": __version__,
+                 "agreement": agreement, "regime_codes": _codes_text(regimes),
+                 "status_codes": "; ".join(f"{c}: {r or 'ok'}" for c, r in STATUS_REASONS.items()),
+                 "x_name": job.x.name, "y_name": job.y.name}
+        for code in (1, 2, 3):
+            sel = predicted == code
+            n = int(np.count_nonzero(sel))
+            attrs[f"agreement_regime{code}"] = float(np.count_nonzero(sel & (regime == code)) / n) if n else float("nan")
+            attrs[f"cells_predicted_regime{code}"] = n
+        ds.attrs.update(attrs)
+        return ds
 
 
 def _codes_text(regimes):
@@ -431,7 +483,7 @@ def _codes_text(regimes):
 
 def _predicted(job, p, regimes):
     """Thm 6.1 where it applies: Adam/RMSProp/AdamW without weight decay, eps = 0, constant lr."""
-    n = job.ncells
+    n = p["lr"].shape[0]
     out = np.full(n, regimes.NO_PREDICTION, dtype=np.int8)
     if job.optimizer not in ("rmsprop", "adam", "adamw"):
         return out

@@ -1,0 +1,259 @@
+"""Phase diagrams (dynsys.scan.phase_diagram) against the theory of math.md D4, D12, D13 and
+against direct trajectories (dynsys.simulate.trajectory) of the same cells."""
+import math
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from dynsys import objectives as J
+from dynsys import optimizers as O
+from dynsys import regimes as R
+from dynsys import simulate
+from dynsys.scan import phase_diagram
+from dynsys.scan.kernels import BLOCK
+
+VARS = ("min_loss", "final_loss", "n_spikes", "coupling_ratio", "diverged", "regime", "predicted_regime")
+LR = 0.01
+
+
+@pytest.fixture(scope="module")
+def k4():
+    # 48 x 40 cells: no cell centre lies exactly on b1 = b2 (the marginal I/II line for k = 4)
+    return phase_diagram("adam", "power", k=4, x="beta1:0:1:48", y="beta2:0:1:40", lr=LR, steps=3000,
+                         progress=False, chunk=500)
+
+
+def _boundary_checks(ds, k, *, iii_margin):
+    b1 = ds.beta1.values[None, :]
+    b2 = ds.beta2.values[:, None]
+    reg = ds.regime.values
+    width = b1[0, 1] - b1[0, 0]
+    i_ii = R.stability_boundary_beta1(b2, k)  # Eq. 8: b1 = b2^{k/(2(k-2))}
+    ii_iii = R.existence_boundary_beta1(b2, k)  # b1 = b2^{(k-1)/(2(k-2))}
+    rows = b2 > R.period_doubling_beta2_max(k)  # Eq. 9 cannot bind there (D4)
+    below = rows & (b1 < i_ii)
+    above = rows & (b1 > i_ii + width)
+    # the I/II boundary is sharp: converging on one side, never converging one cell beyond
+    assert below.sum() > 100 and np.all(reg[below] == R.CONVERGING)
+    assert above.sum() > 100 and np.all(reg[above] != R.CONVERGING)
+    # well beyond the II/III (existence) boundary: SignGD-like oscillation, regime III
+    far = rows & (b1 > ii_iii + iii_margin)
+    assert far.sum() > 50 and np.all(reg[far] == R.OSCILLATING)
+    return below, above
+
+
+def test_k4_regimes_match_thm61_on_either_side_of_the_boundaries(k4):
+    ds = k4
+    _boundary_checks(ds, 4, iii_margin=0.1)
+    # predicted labels are those of Thm 6.1 for every cell
+    b1, b2 = np.meshgrid(ds.beta1.values, ds.beta2.values)
+    np.testing.assert_array_equal(ds.predicted_regime.values, R.predicted_regime(b1, b2, 4))
+    # agreement attr: fraction of cells whose observed label equals the prediction (measured 0.93)
+    agree = float(np.mean(ds.regime.values == ds.predicted_regime.values))
+    assert ds.attrs["agreement"] == pytest.approx(agree, abs=0)
+    assert ds.attrs["agreement"] >= 0.90
+    assert ds.attrs["agreement_regime1"] >= 0.99  # a stable fixed point always converges
+    assert not ds.diverged.values.any()
+
+
+def _sample_times(steps, window):
+    """Steps at which the kernel samples C = v/g^2: the last step t1 - 1 of every BLOCK-step window
+    with t1 >= steps - ceil(window steps) (dynsys.scan.kernels)."""
+    start = steps - max(1, math.ceil(window * steps))
+    ends = [min(t1, steps) for t1 in range(BLOCK, steps + BLOCK, BLOCK)]
+    return np.array([t1 - 1 for t1 in ends if t1 >= start], dtype=float)
+
+
+@pytest.mark.parametrize("k", [4, 6])
+def test_regime_one_rates_of_d5_and_d13(k):
+    """Inside regime I (stable fixed point, math.md D4): the loss falls like b2^{k t/(2(k-2))} (D5)
+    and the coupling ratio C = v/g^2 grows like b2^{-t/(k-2)} (D13), measured as the change of
+    final_loss and coupling_ratio between runs of 2048 and 4096 steps."""
+    kw = dict(k=k, x="beta1:0.0:0.3:3", y="beta2:0.6:0.95:4", lr=LR, progress=False, coupling_window=0.1)
+    a = phase_diagram("adam", steps=2048, **kw)
+    b = phase_diagram("adam", steps=4096, **kw)
+    assert np.all(a.regime.values == 1) and np.all(b.regime.values == 1)
+    lb2 = np.broadcast_to(np.log10(a.beta2.values)[:, None], (4, 3))
+    np.testing.assert_allclose((b.final_loss - a.final_loss).values, 2048 * k / (2 * (k - 2)) * lb2, rtol=1e-3)
+    dt = _sample_times(4096, 0.1).mean() - _sample_times(2048, 0.1).mean()
+    np.testing.assert_allclose((b.coupling_ratio - a.coupling_ratio).values, -dt * lb2 / (k - 2), rtol=1e-3)
+
+
+# ----------------------------------------------------------------------------- direct runs
+
+def _direct(opt, steps, *, k=4, x0=1.0, spike_factor=100.0, window=0.1):
+    """The per-cell statistics recomputed from a recorded trajectory of the same cell."""
+    tr = simulate.trajectory(opt, J.power(k), x0, steps)
+    ll = tr.log10_loss.values
+    diverged = bool(tr.attrs["diverged"])
+    out = {"diverged": diverged}
+    if diverged:
+        return out, tr
+    lx = tr.log10_abs_x.values
+    up = math.log10(spike_factor) / k
+    rmin, inside, peak, n = lx[0], False, -np.inf, 0
+    for a in lx:
+        rmin = min(rmin, a)
+        if inside:
+            peak = max(peak, a)
+            if a + up < peak:
+                n, inside = n + 1, False
+        elif a > rmin + up:
+            inside, peak = True, a
+    samples = _sample_times(steps, window).astype(int)
+    coupling = np.mean(tr.log10_v.values[samples] - 2 * tr.log10_abs_grad.values[samples]) if opt.adaptive else np.nan
+    out.update(min_loss=ll.min(), final_loss=ll[-1], min_step=int(np.argmin(ll)), n_spikes=n, coupling_ratio=coupling)
+    return out, tr
+
+
+@pytest.mark.parametrize("b1, b2, steps, regime", [
+    (0.05, 0.3, 3000, 1), (0.4, 0.8, 3000, 1), (0.85, 0.95, 2000, 1),  # regime I
+    (0.91, 0.9, 1200, 2),  # regime II: linear convergence to 1e-50, then spikes (before chaos sets in)
+])
+def test_cell_statistics_equal_a_direct_trajectory(b1, b2, steps, regime):
+    ds = phase_diagram("adam", k=4, x=("beta1", b1 - 1e-3, b1 + 1e-3, 1), y=("beta2", b2 - 1e-3, b2 + 1e-3, 1), lr=LR,
+                       steps=steps, progress=False)
+    cell = ds.isel(beta1=0, beta2=0)
+    d, _ = _direct(O.adam(LR, float(ds.beta1[0]), float(ds.beta2[0]), eps=0.0, bias_correction=False), steps)
+    assert int(cell.regime) == regime
+    assert int(cell.min_step) == d["min_step"]
+    assert int(cell.n_spikes) == d["n_spikes"]
+    assert (int(cell.n_spikes) > 0) == (regime == 2)
+    assert not bool(cell.diverged)
+    for key in ("min_loss", "final_loss", "coupling_ratio"):
+        assert float(cell[key]) == pytest.approx(d[key], rel=1e-9, abs=1e-9), key
+
+
+def test_divergence_matches_direct_runs_gd_lr_by_x0():
+    """GD on x^4/4 (eta x x0 scan): a cell diverges exactly when the direct trajectory does."""
+    ds = phase_diagram("gd", k=4, x="lr:0.2:4:8", y="x0:0.5:1.5:4", steps=200, progress=False)
+    assert ds.diverged.values.any() and not ds.diverged.values.all()
+    for iy, x0 in enumerate(ds.x0.values):
+        for ix, lr in enumerate(ds.lr.values):
+            d, tr = _direct(O.gd(float(lr)), 200, x0=float(x0))
+            assert bool(ds.diverged.values[iy, ix]) == d["diverged"]
+            assert (ds.regime.values[iy, ix] == R.DIVERGED) == d["diverged"]
+            if d["diverged"]:
+                assert int(ds.fail_step.values[iy, ix]) >= int(tr.attrs["diverged_step"]) - 1
+            else:
+                assert float(ds.min_loss.values[iy, ix]) == pytest.approx(d["min_loss"], rel=1e-9)
+    assert np.isnan(ds.coupling_ratio.values).all()  # no v for gd
+    assert np.all(ds.predicted_regime.values == -1) and np.isnan(ds.attrs["agreement"])
+
+
+# ----------------------------------------------------------------------------- kernels
+
+@pytest.mark.parametrize("optimizer, kw", [
+    ("adam", dict(x="beta1:0:1:13", y="beta2:0:1:11", lr=0.01, k=4)),
+    ("adam", dict(x="beta1:0:1:7", y="eps:0:1e-3:5", lr=0.05, k=6, bias_correction=True)),
+    ("adamw", dict(x="lr:1e-3:0.3:6:log", y="weight_decay:0:0.5:4", k=4, eps=1e-8, bias_correction=True)),
+    ("momentum", dict(x="beta1:0:1:9", y="lr:0.01:2:5", k=4)),
+    # k != 4: the gradient power in separate passes (adaptive without bias correction; plain)
+    ("rmsprop", dict(x="beta2:0:1:9", y="lr:0.001:0.1:4:log", k=6)),
+    ("gd", dict(x="lr:0.01:1:7", y="x0:-1.5:1.5:5", k=8)),
+])
+def test_lane_kernel_bit_identical_to_scalar_reference(optimizer, kw):
+    # chunk 37: not a multiple of the 32 lanes, so padded lanes are exercised
+    a = phase_diagram(optimizer, steps=700, progress=False, chunk=37, **kw)
+    b = phase_diagram(optimizer, steps=700, progress=False, chunk=37, reference=True, **kw)
+    for v in a.data_vars:
+        assert a[v].dtype == b[v].dtype
+        np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+    assert a.attrs == b.attrs or all(a.attrs[k] == b.attrs[k] or a.attrs[k] != a.attrs[k] for k in a.attrs)
+
+
+def test_chunk_size_does_not_change_the_cells():
+    kw = dict(k=4, x="beta1:0:1:10", y="beta2:0:1:9", lr=LR, steps=600, progress=False)
+    a = phase_diagram("adam", chunk=7, **kw)
+    b = phase_diagram("adam", chunk=10_000, **kw)
+    for v in a.data_vars:
+        np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+
+
+# ----------------------------------------------------------------------------- Dataset
+
+def test_dataset_layout_attrs_and_netcdf_round_trip(tmp_path):
+    ds = phase_diagram("adam", k=4, x="beta1:0:1:6", y="beta2:0.5:1:5", lr=LR, steps=300, x0=0.7, progress=False)
+    for v in VARS:
+        assert ds[v].dims == ("beta2", "beta1")
+    assert set(ds.coords) == {"beta1", "beta2"}
+    np.testing.assert_allclose(ds.beta1.values, (np.arange(6) + 0.5) / 6)  # cell centres
+    np.testing.assert_allclose(ds.beta2.values, 0.5 + 0.5 * (np.arange(5) + 0.5) / 5)
+    a = ds.attrs
+    assert (a["optimizer"], a["objective"], a["k"], a["lr"], a["steps"], a["x0"], a["eps"]) == ("adam", "power", 4, LR, 300, 0.7, 0.0)
+    assert a["bias_correction"] == 0 and a["spike_factor"] == 100.0 and "agreement" in a
+    assert "beta1" not in a and "beta2" not in a  # swept: coordinates, not attrs
+    assert "0: diverged" in a["regime_codes"] and "3: III" in a["regime_codes"]
+    path = tmp_path / "p.nc"
+    ds.to_netcdf(path)
+    import xarray as xr
+
+    with xr.open_dataset(path) as back:
+        back.load()
+    for v in ds.data_vars:
+        np.testing.assert_array_equal(back[v].values, ds[v].values, err_msg=v)
+    for key, val in ds.attrs.items():
+        bv = back.attrs[key]
+        assert (bv == val) or (val != val and bv != bv), key
+
+
+def test_other_pairs_eta_b2_and_b1_k():
+    # eta x b2 (log lr axis): the fixed point's stability does not involve eta (Thm 4.1), so with
+    # b1 = 0.2 every cell with b2 > 0.3 converges, whatever eta
+    ds = phase_diagram("adam", k=4, x="lr:1e-3:0.1:5:log", y="beta2:0.3:0.95:6", beta1=0.2, steps=2000, progress=False)
+    assert ds.regime.dims == ("beta2", "lr") and ds.attrs["beta1"] == 0.2
+    np.testing.assert_allclose(ds.lr.values, np.geomspace(1e-3, 0.1, 11)[1::2])
+    assert np.all(ds.regime.values == 1) and ds.attrs["agreement"] == 1.0
+    # b1 x k: the I/II line b1 = b2^{k/(2(k-2))} moves right as k grows (Remark 4.2, D6)
+    dk = phase_diagram("adam", x="beta1:0:1:40", y="k:4:8:3", beta2=0.5, lr=LR, steps=3000, progress=False)
+    np.testing.assert_array_equal(dk.k.values, [4, 6, 8])
+    for i, k in enumerate((4, 6, 8)):
+        b1 = dk.beta1.values
+        edge = R.stability_boundary_beta1(0.5, k)
+        assert np.all(dk.regime.values[i][b1 < edge] == 1)
+        assert np.all(dk.regime.values[i][b1 > edge + 0.025] != 1)
+    # eta x eps: eps > 0 is outside Thm 6.1, so no prediction; small eps keeps regime I
+    de = phase_diagram("adam", k=4, x="lr:0.005:0.02:3", y="eps:0:1e-12:3", beta1=0.2, beta2=0.8, steps=1500,
+                       progress=False)
+    assert np.all(de.predicted_regime.values == -1) and np.isnan(de.attrs["agreement"])
+    assert np.all(de.regime.values == 1)
+
+
+def test_memory_grows_with_the_chunk_not_the_grid():
+    """Working memory beyond the result (BYTES_PER_CELL per cell) is set by the chunk."""
+    from dynsys.scan.phase import BYTES_PER_CELL
+
+    def extra(n, chunk):
+        phase_diagram("adam", k=4, x="beta1:0:1:4", y="beta2:0:1:4", lr=LR, steps=5, progress=False)  # warm up
+        tracemalloc.start()
+        try:
+            ds = phase_diagram("adam", k=4, x=f"beta1:0:1:{n}", y=f"beta2:0:1:{n}", lr=LR, steps=5, chunk=chunk,
+                               progress=False)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert ds.regime.size * BYTES_PER_CELL <= ds.nbytes
+        return peak - n * n * BYTES_PER_CELL
+
+    small, big = extra(64, 1024), extra(256, 1024)  # 16x the cells, same chunk
+    assert big < small + 2e6, (small, big)  # the excess does not grow with the grid
+    assert extra(256, 16384) > big + 2e6  # but it does with the chunk
+
+
+def test_bad_arguments():
+    kw = dict(k=4, lr=LR, steps=10, progress=False)
+    with pytest.raises(ValueError, match="reversed"):
+        phase_diagram("adam", x="beta1:1:0:5", **kw)
+    with pytest.raises(ValueError, match="NUM"):
+        phase_diagram("adam", x="beta1:0:1:0", **kw)
+    with pytest.raises(ValueError, match="allowed: lr, beta1"):
+        phase_diagram("adam", x="nope:0:1:5", **kw)
+    with pytest.raises(ValueError, match="beta2"):
+        phase_diagram("gd", x="beta2:0:1:5", y="lr:0.1:1:2", k=4, steps=10)
+    with pytest.raises(ValueError, match="needs .* GiB"):
+        phase_diagram("adam", x="beta1:0:1:1000000", y="beta2:0:1:1000000", **kw)
+    with pytest.raises(ValueError, match="lr is missing"):
+        phase_diagram("adam", k=4, steps=10)
+    with pytest.raises(ValueError, match="counters"):
+        phase_diagram("adam", counters=[], **kw)
