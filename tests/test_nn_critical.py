@@ -158,24 +158,31 @@ def test_warm_start_needs_at_most_8_forward_passes():
 
 
 def test_relative_critical_sharpness_on_two_quadratics():
+    """C4: L2 = (x - b)^T B (x - b)/2 along the GD update g = A x of L1 = x^T A x/2:
+    L2(x - eta g) - L2(x) = -eta g2.g + eta^2/2 g^T B g, so eta_c = 2 g2.g / g^T B g when
+    g2.g > 0, and the update raises L2 at every step (bracket lower = 0) when g2.g < 0."""
     model, _ = quadratic(seed=4)
     n = model.x.numel()
     B = torch.diag(torch.linspace(1.0, 3.0, n, dtype=torch.float64))
-    b = torch.ones(n, dtype=torch.float64)
+    x = model.x.detach()
+    g = model.A @ x  # GD update of the first loss
+    for sign in (+1, -1):
+        b = x - sign * torch.linalg.solve(B, g)  # g2 = B (x - b) = sign * g
 
-    def other(m, data):  # L2 = (x - b)^T B (x - b) / 2
-        r = m.x - b
-        return 0.5 * r @ (B @ r)
+        def other(m, data, b=b):
+            r = m.x - b
+            return 0.5 * r @ (B @ r)
 
-    g = model.A @ model.x.detach()  # GD update of the first loss
-    g2 = B @ (model.x.detach() - b)
-    # L2(x - eta g) - L2(x) = -eta g2.g + eta^2/2 g^T B g  ->  eta_c = 2 g2.g / g^T B g (if g2.g > 0)
-    expect = 2 * float(g2 @ g) / float(g @ B @ g)
-    res = relative_critical_sharpness(model, quad_loss, None, None, other, None, rel_tol=1e-3, guess=0.1)
-    if expect > 0:
-        assert res.lower <= expect <= res.upper
-    else:
-        assert res.lower == 0.0 and not res.converged
+        res = relative_critical_sharpness(model, quad_loss, None, None, other, None, rel_tol=1e-3, guess=0.1)
+        if sign > 0:
+            expect = 2 * float(g @ g) / float(g @ B @ g)
+            assert res.lower <= expect <= res.upper and res.converged
+            assert res.critical_sharpness == pytest.approx(2 / expect, rel=1e-3)
+            assert res.n_forward <= 20
+        else:
+            assert res.lower == res.upper == 0.0 and not res.descent and res.critical_sharpness == math.inf
+            assert res.n_forward == 1
+    assert torch.equal(model.x.detach(), x)
 
 
 def test_bad_input():

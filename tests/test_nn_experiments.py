@@ -229,3 +229,37 @@ def test_bad_experiment_arguments():
         build_optimizer(torch.nn.Linear(1, 1), "adam", -1.0)
     with pytest.raises(ValueError, match="beta2"):
         build_optimizer(torch.nn.Linear(1, 1), "adam", 0.1, beta2=1.0)
+
+
+def test_llas_lfp_and_condensed_variance_on_known_networks():
+    """F2 on the network wrappers: the output difference sin(x) + 0.5 sin(5x) sampled over
+    [-pi, pi) carries power 1/2 and 1/8, so LFP(2) = 0.8, LFP(5) = 1, LFP(0) = 0; neurons
+    (w, b) all on one orientation have condensed variance 0, two equal-magnitude groups at
+    +-pi/4 have (pi/4)^2."""
+    from dynsys.nn.experiments.fnn_sin import TwoLayerNet
+    from dynsys.nn.experiments.llas_fnn import neuron_condensation, output_difference_lfp
+
+    class Fn(torch.nn.Module):
+        def __init__(self, f):
+            super().__init__()
+            self.f = f
+            self.p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+        def forward(self, x):
+            return self.f(x)
+
+    a = Fn(lambda x: torch.sin(x) + 0.5 * torch.sin(5 * x) + 1.0)
+    b = Fn(lambda x: torch.ones_like(x))
+    assert output_difference_lfp(a, b, 2) == pytest.approx(0.8, rel=1e-12)
+    assert output_difference_lfp(a, b, 5) == pytest.approx(1.0, rel=1e-12)
+    assert output_difference_lfp(a, b, 0) == pytest.approx(0.0, abs=1e-12)
+
+    net = TwoLayerNet(1, 4, "tanh").double()
+    with torch.no_grad():
+        w = torch.tensor([1.0, -2.0, 3.0, 0.5], dtype=torch.float64)
+        net.hidden.weight.copy_(w[:, None])
+        net.hidden.bias.copy_(2 * w)
+        assert neuron_condensation(net) == pytest.approx(0.0, abs=1e-15)
+        net.hidden.weight.fill_(1.0)
+        net.hidden.bias.copy_(torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64))
+        assert neuron_condensation(net) == pytest.approx((math.pi / 4) ** 2, rel=1e-12)

@@ -135,6 +135,10 @@ def test_per_block_hhat_and_vhat_norms():
     D = eq7_diag(opt, layout)
     out = compute_predictors(model, mse, data, opt, per_block=True, tol=1e-8)
     assert out["threshold"] == pytest.approx(2 / 0.02 - 0.05)  # C3, decoupled decay
+    b1, b2 = opt.param_groups[0]["betas"]
+    mh = flatten([opt.state[p]["exp_avg"] for p in layout.params]) / (1 - b1 ** 4)
+    vh = flatten([opt.state[p]["exp_avg_sq"] for p in layout.params]) / (1 - b2 ** 4)
+    u = mh / (vh.sqrt() + opt.param_groups[0]["eps"])
     for b in layout.blocks:
         idx = layout.block_index(b)
         Sb = torch.diag(D[idx].sqrt()) @ H[idx][:, idx] @ torch.diag(D[idx].sqrt())
@@ -142,6 +146,14 @@ def test_per_block_hhat_and_vhat_norms():
         b2 = opt.param_groups[0]["betas"][1]
         vhat = flatten([opt.state[p]["exp_avg_sq"] for p in layout.params]) / (1 - b2 ** 4)
         assert out["per_block"]["sqrt_vhat_norm"][b] == pytest.approx(float(vhat[idx].sum().sqrt()), rel=1e-12)
+        # block Rayleigh quotients of S_bb at D_b^{1/2} g_b and at D_b^{-1/2} u_b (u = mhat/(sqrt(vhat)+eps))
+        gb, Hb, Db = g[idx], H[idx][:, idx], D[idx]
+        assert out["per_block"]["lambda_grad_Hhat"][b] == pytest.approx(
+            float((Db * gb) @ Hb @ (Db * gb) / (gb @ (Db * gb))), rel=1e-10)
+        ub = u[idx]
+        assert out["per_block"]["lambda_update_Hhat"][b] == pytest.approx(
+            float(ub @ Hb @ ub / (ub @ (ub / Db))), rel=1e-10)
+        assert out["per_block"]["lambda_grad_Hhat"][b] <= out["per_block"]["lambda_max_Hhat"][b] * (1 + 1e-9)
 
 
 def test_warm_start_reduces_products_and_keeps_values():
@@ -224,3 +236,41 @@ def test_bad_input():
     with pytest.raises(ValueError, match="tol"):
         hessian_lambda_max(model, mse, data, tol=-1)
     assert math.isfinite(stability_threshold(groups, lr=0.1)["threshold"])
+
+
+def _contract_prefix(fn, stated):
+    """The stated parameters come first, in order, with the stated kind and default; any
+    further parameter is keyword-only with a default (so every contract call still works)."""
+    import inspect
+
+    params = list(inspect.signature(fn).parameters.values())
+    assert [(p.name, p.kind, p.default) for p in params[:len(stated)]] == stated
+    for p in params[len(stated):]:
+        assert p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty, p
+
+
+def test_api_contract_entry_points():
+    """Issue 4, API contract: the two entry points' signatures and result fields, called exactly as stated."""
+    import inspect
+
+    from dynsys.nn import critical_learning_rate
+
+    P, K, E = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.empty
+    _contract_prefix(hessian_lambda_max, [("model", P, E), ("loss_fn", P, E), ("data", P, E),
+                                          ("optimizer", K, None), ("tol", K, 1e-6), ("seed", K, 0)])
+    _contract_prefix(critical_learning_rate, [("model", P, E), ("loss_fn", P, E), ("data", P, E),
+                                              ("optimizer", P, E), ("rel_tol", K, 0.01), ("guess", K, None)])
+    model, data = problem(seed=7)
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    train(model, data, opt, 3)
+    H, g = dense(model, data)
+    r = hessian_lambda_max(model, mse, data, optimizer=None, tol=1e-6, seed=0)
+    assert r.value == pytest.approx(torch.linalg.eigvalsh(H)[-1].item(), rel=1e-6)
+    assert r.vector.shape == (H.shape[0],) and r.n_hvp > 0 and r.converged and r.residual <= 1e-6 * r.value
+    state = {k: v.clone() for k, v in opt.state[next(iter(model.parameters()))].items()}
+    theta = flatten([p.detach().clone() for p in model.parameters()])
+    c = critical_learning_rate(model, mse, data, opt, rel_tol=0.01, guess=None)
+    assert 0 < c.lower < c.upper <= 1.01 * c.lower and c.n_forward > 0
+    assert torch.equal(flatten([p.detach() for p in model.parameters()]), theta)
+    for k, v in opt.state[next(iter(model.parameters()))].items():
+        assert torch.equal(v, state[k])

@@ -127,22 +127,28 @@ def _search(model, loss_fn, data, optimizer, *, rel_tol, guess, max_evals, gradi
     d, lr = update_direction(model, optimizer, gradient, layout=layout)
     theta = torch.cat([p.detach().reshape(-1) for p in layout.params])
     if eval_loss_fn is not None:
+        # value and slope of the second loss at theta (one forward + backward): if the first
+        # loss's update is an ascent direction of L_2, eta_c = 0 at once (no halving down to
+        # rounding level)
+        try:
+            loss0, slope_grad = loss_and_gradient(model, eval_loss_fn, eval_data, layout, guard=guard)
+        except ValueError as exc:
+            raise ValueError(f"the second loss: {exc}") from None
         loss_at = loss_along(model, eval_loss_fn, eval_data, theta, d, guard)
-        loss0 = loss_at(0.0)
         n_extra = 1
-        if not math.isfinite(loss0):
-            raise ValueError(f"the second loss is not finite ({loss0}) at the current parameters; allowed: finite loss")
     else:
         loss_at = loss_along(model, loss_fn, data, theta, d, guard)
+        slope_grad = gradient
         n_extra = 0
     dn = float(torch.linalg.vector_norm(d))
     if dn == 0.0:
         return CriticalLearningRate(0.0, math.inf, n_extra, math.inf, 0.0, False, float(loss0), lr, 0.0)
-    slope = float(torch.dot(d, gradient)) if eval_loss_fn is None else None
-    if slope is not None and slope <= 0.0:
-        # d is not a descent direction (Adam's momentum can point uphill): the loss rises
-        # for every small step, eta_c = 0 and S_c = inf; no line search needed
-        return CriticalLearningRate(0.0, 0.0, 0, 0.0, math.inf, True, float(loss0), lr, dn, descent=False)
+    slope = float(torch.dot(d, slope_grad))
+    if slope <= 0.0:
+        # d is not a descent direction (Adam's momentum can point uphill; or, for C4, the update
+        # of the first loss raises the second): the loss rises for every small step, eta_c = 0
+        # and S_c = inf; no line search needed
+        return CriticalLearningRate(0.0, 0.0, n_extra, 0.0, math.inf, True, float(loss0), lr, dn, descent=False)
     if guess is None:
         guess = lr if lr > 0 else 1.0
     res = critical_step_size(loss_at, loss0, guess=guess, rel_tol=rel_tol, max_evals=max_evals)
@@ -194,9 +200,11 @@ def relative_critical_sharpness(model, loss_fn, data, optimizer, other_loss_fn, 
     ``eta_c = min{eta > 0 : L_2(theta - eta d_1) > L_2(theta)}`` with ``d_1`` the update
     ``optimizer`` would take for ``loss_fn`` on ``data``; ``L_2`` is
     ``other_loss_fn(model, other_data)`` (e.g. the pre-training loss while fine-tuning,
-    Sec. 4 of the critical-sharpness paper).  ``n_forward`` includes the one forward
-    pass for ``L_2(theta)``.  A ``lower = 0`` bracket means the update raises ``L_2``
-    at every tried step (it is an ascent direction for ``L_2``).
+    Sec. 4 of the critical-sharpness paper).  ``n_forward`` includes the one
+    forward (+ backward) pass for ``L_2(theta)`` and its slope ``grad L_2 . d``.  When
+    that slope is ``<= 0`` the update is an ascent direction of ``L_2``: the result has
+    ``lower = upper = estimate = 0``, ``critical_sharpness = inf``, ``descent = False``
+    and no line search is run.
     """
     if not callable(other_loss_fn):
         raise ValueError(f"other_loss_fn = {other_loss_fn!r} is not callable; allowed: a function loss_fn(model, data)")

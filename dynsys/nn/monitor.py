@@ -202,7 +202,7 @@ class Monitor:
             out = compute_predictors(self.model, self.loss_fn, self.data, self.optimizer,
                                      predictors=list(self.predictors), lr=self.lr, warm_start=self._warm,
                                      per_block=self.block_predictors, tol=self.tol, seed=self.seed)
-            block_grads = self._block_grad_norms() if self.per_block else None
+            block_grads = self._block_grad_norms(out["gradient"]) if self.per_block else None
             block_vhat = self._block_sqrt_vhat_norms() if self.per_block else None
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -246,10 +246,7 @@ class Monitor:
         except (ValueError, RuntimeError):
             return math.nan
 
-    def _block_grad_norms(self):
-        from dynsys.nn.hvp import loss_and_gradient
-
-        _, g = loss_and_gradient(self.model, self.loss_fn, self.data, self.layout)
+    def _block_grad_norms(self, g):
         return {b: float(torch.linalg.vector_norm(g[self.layout.block_index(b)])) for b in self.blocks}
 
     def _block_sqrt_vhat_norms(self):

@@ -395,7 +395,8 @@ def compute_predictors(model, loss_fn, data, optimizer, *, predictors=None, lr=N
     Returns
     -------
     dict
-        ``loss``, ``grad_norm``, the threshold entries of :func:`stability_threshold`,
+        ``loss``, ``grad_norm``, ``gradient`` (the flat gradient tensor), the threshold
+        entries of :func:`stability_threshold`,
         one float per requested predictor, ``critical_lr`` and ``critical_lr_bracket``
         with ``critical_sharpness``, ``converged`` (name -> bool), ``n_hvp``,
         ``n_forward``, ``per_block`` (name -> {block -> float}, when asked, plus
@@ -418,9 +419,13 @@ def compute_predictors(model, loss_fn, data, optimizer, *, predictors=None, lr=N
     thr = stability_threshold(optimizer, lr)
     warm = dict(warm_start or {})
     layout = parameter_layout(model)
-    hess = HessianOperator(model, loss_fn, data, method=method, layout=layout)
+    # the critical sharpness alone needs no Hessian-vector product: then skip the kept
+    # gradient graph (a plain gradient is cheaper than one with create_graph=True)
+    needs_hvp = any(p != "critical_sharpness" for p in predictors)
+    hess = HessianOperator(model, loss_fn, data, method=method, layout=layout,
+                           keep_graph=None if needs_hvp else False)
     g = hess.gradient
-    out = {"loss": hess.loss, "grad_norm": float(torch.linalg.vector_norm(g))}
+    out = {"loss": hess.loss, "grad_norm": float(torch.linalg.vector_norm(g)), "gradient": g}
     out.update(thr)
     converged, new_warm = {}, {}
     blocks = {}
