@@ -16,6 +16,17 @@ have ``diverged = False``. Nothing after the divergence step is stored, and no
 NaN is stored anywhere: a quantity that left float64 in the final row is
 ``+-inf`` (e.g. ``eff_lr = eta/0 = inf`` when ``v = 0``); ``attrs['reason']``
 says what happened. ``log10_loss`` is ``-inf`` only when the loss is exactly 0.
+
+Values outside float64 without a divergence
+-------------------------------------------
+In log coordinates (``x^k/k``) the state and its statistics are exact far outside
+float64, but the plain columns ``loss``, ``grad``, ``m``, ``v``, ``eff_lr`` are float64:
+a value below ~1e-308 is stored as (signed) 0 and one above ~1e308 as ``inf``. Each has
+an exact logarithmic twin (``log10_loss``, ``log10_abs_grad``, ``log10_abs_m``,
+``log10_v``, ``log10_eff_lr``); ``diverged`` stays False because nothing went wrong.
+Example: Adam (eta = 0.01, b2 = 0.9, eps = 0, no bias correction) on x^4/4 after
+1e5 steps has ``log10_v ~ -4576`` and ``log10_eff_lr ~ 2286`` (``eff_lr = eta/sqrt(v)``
+grows by ``b2^{-1/2}`` per step, math.md D13), stored as ``v = 0.0``, ``eff_lr = inf``.
 """
 from __future__ import annotations
 
@@ -88,8 +99,10 @@ def trajectory(optimizer: OptimizerSpec, objective: Objective, x0, steps: int, *
         momentum ``(1-b)/(1+b) lambda_max(H)``): the update is locally stable while it
         is below ``2/eta_t`` (math.md A2, A3, E1); ``directional_curvature = g^T H g/|g|^2``
         (Eq. 8, math.md A6; ``L''`` for d = 1); ``log10_abs_x``, ``log10_abs_grad``,
-        ``log10_v``, ``log10_eff_lr`` (exact in log space, where the plain values may
-        under/overflow); ``diverged`` (bool).
+        ``log10_abs_m``, ``log10_v``, ``log10_eff_lr`` (exact in log space, where the plain
+        values under/overflow: e.g. Adam on x^4/4 after 1e5 steps at b2 = 0.9 has
+        ``v ~ 10^-4576``, stored as ``v = 0.0``, and ``eff_lr ~ 10^2288``, stored as
+        ``inf``, while these columns hold the exact logarithms); ``diverged`` (bool).
 
         ``attrs``: every optimizer and objective setting, ``x0``, ``steps``,
         ``record_every``, ``log_space``, ``diverged`` (0/1), ``diverged_step`` (-1 if none),
@@ -163,6 +176,7 @@ def _run_raw(opt, objective, x0, m0, v0, steps, record_every, rows):
         xn = np.where(scale > 0, xn, 0.0)
         out["log10_abs_x"] = np.log10(xn)
         out["log10_abs_grad"] = np.log10(np.abs(out["grad"]))
+        out["log10_abs_m"] = np.log10(np.abs(out["m"]))
         out["log10_v"] = np.log10(np.abs(out["v"]))
         out["log10_eff_lr"] = np.log10(out["eff_lr"])
     return out, int(status), int(fail)
@@ -198,6 +212,7 @@ def _run_log(opt, objective, x0, m0, v0, steps, record_every, rows):
             "log10_loss": logs10[:, 1],
             "log10_abs_x": logs10[:, 0],
             "log10_abs_grad": logs10[:, 2],
+            "log10_abs_m": logs10[:, 3],
             "log10_v": logs10[:, 4] if opt.adaptive else np.full(n, -np.inf),
             "log10_eff_lr": leff / _LN10,
         }
@@ -208,14 +223,16 @@ _DESCRIPTIONS = {
     "x": "iterate x_t",
     "loss": "L(x_t)",
     "log10_loss": "log10 |L(x_t)| (exact in log space)",
-    "grad": "gradient g_t (d = 1) or its norm |g_t| (d > 1)",
-    "m": "first moment after folding in g_t (d > 1: norm)",
-    "v": "second moment after folding in g_t (d > 1: norm)",
-    "eff_lr": "effective learning rate max_i eta_t/(sqrt(vhat_i)+eps); eta_t for gd/momentum",
+    "grad": "gradient g_t (d = 1) or its norm |g_t| (d > 1); outside float64 see log10_abs_grad",
+    "m": "first moment after folding in g_t (d > 1: norm); outside float64 see log10_abs_m",
+    "v": "second moment after folding in g_t (d > 1: norm); below 1e-308 stored as 0, see log10_v",
+    "eff_lr": "effective learning rate max_i eta_t/(sqrt(vhat_i)+eps); eta_t for gd/momentum; "
+              "above 1e308 stored as inf, see log10_eff_lr (exact)",
     "precond_curvature": "lambda_max of the preconditioned Hessian, Eq. 7 (A3); stable below 2/eta_t",
     "directional_curvature": "g^T H g/|g|^2 (Eq. 8, A6)",
     "log10_abs_x": "log10 |x_t| (norm for d > 1)",
-    "log10_abs_grad": "log10 |g_t|",
+    "log10_abs_grad": "log10 |g_t| (norm for d > 1)",
+    "log10_abs_m": "log10 |m| (norm for d > 1)",
     "log10_v": "log10 v (norm for d > 1)",
     "log10_eff_lr": "log10 eff_lr",
     "diverged": "True on the last row when the run stopped there (see attrs reason)",

@@ -102,10 +102,10 @@ def plot(data: dict, outdir) -> list:
     ratio = np.array([r["max_ratio"] for r in data["scan"]])
     mono = np.array([r["n_rises"] == 0 and not r["diverged"] for r in data["scan"]])
     div = np.array([r["diverged"] for r in data["scan"]])
-    ax_a.semilogy(etas[mono], ratio[mono], "o", color="C0", label="loss monotone")
-    ax_a.semilogy(etas[~mono & ~div], ratio[~mono & ~div], "s", color="C3", label="loss spikes")
+    ax_a.plot(etas[mono], ratio[mono], "o", color="C0", label="loss monotone")
+    ax_a.plot(etas[~mono & ~div], ratio[~mono & ~div], "s", color="C3", label="loss spikes")
     if div.any():
-        ax_a.semilogy(etas[div], ratio[div], "x", color="k", label="diverged")
+        ax_a.plot(etas[div], ratio[div], "x", color="k", label="diverged")
     ax_a.axhline(1.0, **THRESHOLD, label="$\\max_t S(x_t) = 2/\\eta$")
     if np.isfinite(num["eta_c"]):
         ax_a.axvline(num["eta_c"], **THEORY, label="first $\\eta$ whose sharpness crosses $2/\\eta$")

@@ -75,6 +75,14 @@ def plot(data: dict, outdir) -> list:
     _common.heatmap(ax_c, ds, "final_loss", cmap="viridis_r", vmin=-120, vmax=0, label="$\\log_{10}$ final loss")
     ax_c.set_title(f"(c) final loss: {100 * num['fraction_final_above_min_by_5_decades']:.0f}% of cells end\n"
                    "more than 5 decades above their minimum")
+    # theory (D14): no converging fixed point for k = 2, so every cell must spike; outline the cells
+    # where the measurement disagrees (final loss within 5 decades of the minimum)
+    t = ds.transpose("beta2", "beta1")
+    fails = t["final_loss"].values <= t["min_loss"].values + 5
+    gb1, gb2 = np.meshgrid(t["beta1"].values, t["beta2"].values)
+    ax_c.scatter(gb1[fails], gb2[fails], s=4, marker="x", color="red", linewidths=0.6,
+                 label="no 5-decade rise (D14 predicts a spike everywhere)")
+    ax_c.legend(loc="lower left", fontsize=7, framealpha=0.9)
     return [save(fig, outdir, NAME)]
 
 

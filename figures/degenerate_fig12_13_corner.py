@@ -142,7 +142,7 @@ def plot(data: dict, outdir) -> list:
 
     ax_e = axes[4]
     for i, r in enumerate(data["runs"]):
-        ax_e.plot(r["step"], r["log10_loss"], color=f"C{i}", lw=1.0, ls=("-", "--", "-")[i],
+        ax_e.plot(r["step"], r["log10_loss"], color=f"C{i}", lw=(3.0, 1.2, 1.0)[i], ls=("-", (0, (4, 2)), "-")[i],
                   label=f"$\\beta_1$={r['beta1']:.4f}: {r['label']}")
     ax_e.axhline(np.log10(LR ** K / K), color="k", ls="--", lw=1.0, label="SignGD level $\\eta^k/k$")
     ax_e.set_ylim(-250, 5)

@@ -63,7 +63,8 @@ def plot(data: dict, outdir) -> list:
     t = data["step"]
     ax_c.plot(t, data["loss"], color="black", label="loss $f$")
     ax_c.set_xlabel("step $t$")
-    ax_c.set_ylabel("loss")
+    ax_c.set_ylabel("loss $f$ (log scale)")
+    ax_c.set_yscale("log")
     ax_h = ax_c.twinx()
     ax_h.plot(t, data["lam_max"], color="red", lw=1.0, label="$\\lambda_{\\max}$")
     ax_h.axhline(num["threshold"], **THRESHOLD, label="$2/\\eta$ = 400")
@@ -73,7 +74,7 @@ def plot(data: dict, outdir) -> list:
                       color="red", alpha=0.08, lw=0, label="$\\lambda_{\\max} > 2/\\eta$")
     h1, l1 = ax_c.get_legend_handles_labels()
     h2, l2 = ax_h.get_legend_handles_labels()
-    ax_c.legend(h1 + h2, l1 + l2, loc="upper right")
+    ax_c.legend(h1 + h2, l1 + l2, loc="upper left", framealpha=0.9)
     ax_c.set_title(f"(c) loss rises iff $\\lambda_{{\\max}}>2/\\eta$ on "
                    f"{100 * num['agreement_rise_vs_unstable']:.0f}% of the large moves")
 

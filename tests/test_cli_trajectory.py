@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dynsys.cli import main
-from dynsys.cli.trajectory import CSV_COLUMNS
+from dynsys.cli.trajectory import CSV_COLUMNS, CSV_LOG_COLUMNS
 
 
 def _read_csv(path):
@@ -24,8 +24,11 @@ def test_csv_columns_and_gd_contraction(tmp_path):
                "--steps", "40", "--x0", "2", "--out", str(out)])
     assert rc == 0
     header, data = _read_csv(out)
-    assert tuple(header) == CSV_COLUMNS == ("step", "loss", "log10_loss", "grad", "m", "v", "eff_lr",
-                                            "precond_curvature", "diverged")
+    assert tuple(header[:9]) == CSV_COLUMNS == ("step", "loss", "log10_loss", "grad", "m", "v", "eff_lr",
+                                                "precond_curvature", "diverged")
+    assert tuple(header[9:]) == CSV_LOG_COLUMNS == ("log10_abs_grad", "log10_abs_m", "log10_v", "log10_eff_lr")
+    np.testing.assert_allclose(data[:, 9], np.log10(np.abs(data[:, 3])), rtol=1e-12)  # gd: m = g, v = 0
+    np.testing.assert_allclose(10 ** data[:, 12], 0.5, rtol=1e-12)  # gd: eff_lr = eta
     np.testing.assert_array_equal(data[:, 0], np.arange(41))
     np.testing.assert_allclose(data[1:, 1] / data[:-1, 1], 0.25, rtol=1e-12)
     np.testing.assert_allclose(data[:, 7], 3.0)  # GD: lambda_max(H) = S
@@ -45,6 +48,38 @@ def test_csv_adam_log_loss_slope_and_bias_flag(tmp_path, capsys):
     slope = np.polyfit(data[half:, 0], data[half:, 2] * math.log(10), 1)[0]
     assert slope == pytest.approx(math.log(0.9), rel=1e-8)
     assert data[-1, 2] < -700 and data[-1, 1] == 0.0  # loss underflows in the plain column, not in log10_loss
+
+
+def test_csv_log_columns_report_values_outside_float64(tmp_path):
+    """The issue's example: Adam on x^4/4, b1 = b2 = 0.9, eps = 0, no bias correction, 1e5 steps.
+
+    v underflows below 1e-308 and eta/sqrt(v) exceeds 1e308 within a few thousand steps: the plain
+    columns show 0.0 / inf there, the log10 columns the exact values with the D13 rates
+    (log10 v falls by log10 b2 per step, log10 eff_lr rises by -log10(b2)/2), never a silent inf.
+    """
+    out = tmp_path / "adam.csv"
+    rc = main(["trajectory", "--optimizer", "adam", "--objective", "power", "--k", "4", "--lr", "0.01",
+               "--beta1", "0.9", "--beta2", "0.9", "--eps", "0", "--no-bias-correction", "--steps", "100000",
+               "--record-every", "1000", "--x0", "1", "--out", str(out)])
+    assert rc == 0
+    header, data = _read_csv(out)
+    col = {name: data[:, i] for i, name in enumerate(header)}
+    assert not col["diverged"].any()
+    for name in CSV_LOG_COLUMNS + ("log10_loss",):
+        assert np.all(np.isfinite(col[name])), name
+    lb = math.log10(0.9)
+    half = len(data) // 2
+    t = col["step"][half:]
+    assert np.polyfit(t, col["log10_v"][half:], 1)[0] == pytest.approx(lb, rel=1e-9)
+    assert np.polyfit(t, col["log10_eff_lr"][half:], 1)[0] == pytest.approx(-lb / 2, rel=1e-9)
+    # b1 = 0.9 = b2^{k/(2(k-2))} sits on the I/II boundary (D4, det J = 1): the loss rate settles slowly
+    assert np.polyfit(t, col["log10_loss"][half:], 1)[0] == pytest.approx(lb, rel=1e-5)  # k ln b2/(2(k-2))
+    # plain eff_lr is inf exactly where its logarithm exceeds float64's range, and equals 10**log10 elsewhere
+    big = col["log10_eff_lr"] > math.log10(np.finfo(float).max)
+    assert big[-1] and not big[0]
+    assert np.all(np.isinf(col["eff_lr"][big])) and np.all(np.isfinite(col["eff_lr"][~big]))
+    np.testing.assert_allclose(np.log10(col["eff_lr"][~big]), col["log10_eff_lr"][~big], rtol=1e-12, atol=1e-12)
+    assert col["v"][-1] == 0.0 and col["log10_v"][-1] == pytest.approx(lb * 100_000, rel=1e-3)
 
 
 def test_netcdf_round_trip_keeps_settings(tmp_path):

@@ -145,3 +145,98 @@ def test_gd_exponential_schedule():
     expected = np.cumprod(np.r_[1.0, 1 - eta0 * gamma ** np.arange(30)])
     np.testing.assert_allclose(ds.x.values[:, 0], expected, rtol=1e-13)
     np.testing.assert_allclose(ds.eff_lr.values, eta0 * gamma ** np.arange(31), rtol=1e-13)
+
+
+# -- d-dimensional quadratics against torch; eps placement and bias correction ---------------------
+
+def _torch_run_vec(make_opt, x0, A, steps):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
+    At = torch.tensor(A, dtype=torch.float64)
+    opt = make_opt(torch, [p])
+    xs = [p.detach().numpy().copy()]
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = 0.5 * p @ (At @ p)
+        loss.backward()
+        opt.step()
+        xs.append(p.detach().numpy().copy())
+    return np.array(xs)
+
+
+def _numpy_adam(A, x0, steps, lr, b1, b2, eps, wd=0.0, bias_correction=True, eps_inside=False):
+    """Independent numpy Adam/AdamW; ``eps_inside=True`` is the wrong placement sqrt(vhat + eps)."""
+    x, m, v = np.array(x0, float), np.zeros(len(x0)), np.zeros(len(x0))
+    xs = [x.copy()]
+    for t in range(1, steps + 1):
+        g = A @ x
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        bc1, bc2 = (1 - b1 ** t, 1 - b2 ** t) if bias_correction else (1.0, 1.0)
+        den = np.sqrt(v / bc2 + eps) if eps_inside else np.sqrt(v / bc2) + eps
+        x = x * (1 - lr * wd) - lr * (m / bc1) / den
+        xs.append(x.copy())
+    return np.array(xs)
+
+
+_A3 = np.array([[3.0, 1.0, 0.2], [1.0, 2.0, -0.5], [0.2, -0.5, 0.7]])
+_X3 = np.array([1.0, -0.6, 0.4])
+
+
+@pytest.mark.parametrize("eps", [1e-8, 0.05])
+@pytest.mark.parametrize("wd", [0.0, 0.2])
+def test_adam_adamw_match_torch_on_dense_quadratic(eps, wd):
+    """torch.optim.Adam (wd = 0) / AdamW on x^T A x/2 with dense symmetric A, 200 steps, step for step.
+
+    eps = 0.05 is large enough that the placement matters: adding eps to sqrt(vhat) (PyTorch, ours)
+    and adding it to vhat under the root differ by far more than the tolerance.
+    """
+    lr, b1, b2, steps = 0.03, 0.9, 0.99, 200
+    if wd == 0.0:
+        make = lambda torch, ps: torch.optim.Adam(ps, lr=lr, betas=(b1, b2), eps=eps)  # noqa: E731
+        opt = adam(lr, b1, b2, eps)
+    else:
+        make = lambda torch, ps: torch.optim.AdamW(ps, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)  # noqa: E731
+        opt = adamw(lr, b1, b2, eps, weight_decay=wd)
+    ref = _torch_run_vec(make, _X3, _A3, steps)
+    ours = trajectory(opt, quadratic(_A3), _X3, steps).x.values
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours, _numpy_adam(_A3, _X3, steps, lr, b1, b2, eps, wd), rtol=0, atol=1e-12)
+    if eps == 0.05:
+        wrong = _numpy_adam(_A3, _X3, steps, lr, b1, b2, eps, wd, eps_inside=True)
+        assert np.max(np.abs(wrong - ref)) > 1e-3
+
+
+@pytest.mark.parametrize("log_space", [False, True])
+def test_bias_correction_off_is_the_raw_moments(log_space):
+    """Without bias correction x' = x - eta m/(sqrt(v)+eps) (the degenerate-polynomials paper's Adam, math.md
+    section 2); with it the first steps are ~1/(1-b1) larger. Both against a numpy loop on x^2/2."""
+    lr, b1, b2, eps, steps = 0.02, 0.9, 0.999, 1e-8, 100
+    A = np.array([[1.0]])
+    for bc in (False, True):
+        ds = trajectory(adam(lr, b1, b2, eps, bias_correction=bc), power(2), 1.0, steps, log_space=log_space)
+        ref = _numpy_adam(A, [1.0], steps, lr, b1, b2, eps, bias_correction=bc)[:, 0]
+        np.testing.assert_allclose(ds.x.values[:, 0], ref, rtol=1e-13, atol=1e-15)
+    # step 0: |dx| = eta (1-b1)|g|/(sqrt(1-b2)|g|) without correction, = eta with it
+    off = trajectory(adam(lr, b1, b2, eps, bias_correction=False), power(2), 1.0, 1).x.values[:, 0]
+    on = trajectory(adam(lr, b1, b2, eps, bias_correction=True), power(2), 1.0, 1).x.values[:, 0]
+    assert 1 - off[1] == pytest.approx(lr * (1 - b1) / math.sqrt(1 - b2), rel=1e-6)
+    assert 1 - on[1] == pytest.approx(lr, rel=1e-6)
+
+
+def test_momentum_matches_torch_sgd_after_rescaling():
+    """torch SGD(momentum=b) keeps buf = b buf + g, x -= lr buf; the EMA form is buf (1-b), so it equals ours
+    with lr_ours = lr_torch/(1-b) (math.md A2 states thresholds for the EMA form)."""
+    lr, b, steps = 0.05, 0.8, 150
+    ref = _torch_run_vec(lambda torch, ps: torch.optim.SGD(ps, lr=lr, momentum=b), _X3, _A3, steps)
+    ours = trajectory(momentum(lr / (1 - b), b), quadratic(_A3), _X3, steps).x.values
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("log_space", [False, True])
+def test_eps_zero_at_exact_minimum_is_reported_not_raised(log_space):
+    """x0 = 0 on x^k/k with eps = 0: g = m = v = 0 and the update is 0/0; reported, no ZeroDivisionError."""
+    ds = trajectory(adam(1e-2, 0.9, 0.9, eps=0.0, bias_correction=False), power(4), 0.0, 10, log_space=log_space)
+    assert ds.attrs["diverged"] == 1 and ds.attrs["diverged_step"] == 0 and "0/0" in ds.attrs["reason"]
+    assert ds.eff_lr.values[-1] == np.inf and ds.log10_eff_lr.values[-1] == np.inf

@@ -3,6 +3,9 @@
 * math.md D5: in Adam's linear-convergence regime on x^k/k (eps = 0, no bias correction) the
   slope of ln L per step is k ln(b2) / (2(k-2)); measured over 1e5 steps for k = 4, 6, 8 while
   the loss falls thousands of decades below 1e-308 (log coordinates).
+* math.md D13: past float64 the log10 columns (log10_v, log10_eff_lr, log10_abs_grad, log10_abs_m) keep
+  the fixed-point rates (v decays by b2 per step, eff_lr grows by b2^{-1/2}) while the plain columns
+  read 0.0 / inf; Eq. 7 curvature settles on its D2 value.
 * math.md E1: GD on S x^2/2 converges iff S eta < 2 (loss ratio (1 - S eta)^2 per step), and on
   x^T A x/2 iff eta < 2/lambda_max(A); math.md A2: heavy ball iff lambda < (2/eta)(1+b)/(1-b).
 * precond_curvature (Eq. 7, A3) and directional curvature (Eq. 8, A6) against a dense numpy
@@ -37,6 +40,42 @@ def test_adam_loss_slope_matches_theory_over_1e5_steps(k):
     assert slope == pytest.approx(predicted, rel=1e-8)
     # the loss itself is stored as 0 once it underflows, but log10_loss stays finite and exact
     assert np.all(np.isfinite(ds.log10_loss.values))
+
+
+@pytest.mark.parametrize("k", [4, 6])
+def test_log10_columns_follow_decoupled_rates_D13(k):
+    """Past float64 the plain v, eff_lr columns read 0.0 / inf; the log10 columns keep the theory's rates.
+
+    math.md D13 at the D2 fixed point: g_{t+1}/g_t -> b2^{(k-1)/(2(k-2))}, C = v/g^2 grows by
+    b2^{-1/(k-2)}, so v_{t+1}/v_t -> b2 (v decays freely, decoupled from g^2) and eff_lr = eta/sqrt(v)
+    grows by b2^{-1/2} per step; m tracks g (u -> u*). The preconditioned curvature (Eq. 7) settles on
+    eta Hhat* = (k-1)(1-rho)(1-b1/rho^{k-1})/(1+b1), rho = b2^{1/(2(k-2))} (D2: u* w* = 1 - rho).
+    """
+    eta, b1, b2 = 1e-2, 0.5, 0.9
+    ds = trajectory(adam(eta, b1, b2, eps=0.0, bias_correction=False), power(k), 1.0, 100_000, record_every=100)
+    assert ds.attrs["diverged"] == 0
+    t = ds.step.values
+    half = len(t) // 2
+    lb = math.log10(b2)
+    predicted = {"log10_v": lb, "log10_eff_lr": -lb / 2, "log10_abs_grad": (k - 1) / (2 * (k - 2)) * lb,
+                 "log10_abs_m": (k - 1) / (2 * (k - 2)) * lb, "log10_loss": k / (2 * (k - 2)) * lb}
+    for name, slope in predicted.items():
+        col = ds[name].values
+        assert np.all(np.isfinite(col)), name
+        assert np.polyfit(t[half:], col[half:], 1)[0] == pytest.approx(slope, rel=1e-9), name
+    last = ds.isel(step=-1)
+    # the values are far outside float64: the plain columns cannot hold them, the logs do
+    assert float(last.log10_v) < -4000 and float(last.v) == 0.0
+    assert float(last.log10_eff_lr) > 2000 and float(last.eff_lr) == np.inf
+    # where the plain columns are representable they agree with the logs
+    ok = (ds.v.values > np.finfo(float).tiny) & np.isfinite(ds.eff_lr.values)  # normal floats
+    assert ok.sum() > 10
+    np.testing.assert_allclose(ds.log10_v.values[ok], np.log10(ds.v.values[ok]), rtol=1e-12)
+    np.testing.assert_allclose(ds.log10_eff_lr.values[ok], np.log10(ds.eff_lr.values[ok]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ds.log10_abs_m.values[ok], np.log10(np.abs(ds.m.values[ok])), rtol=1e-12)
+    rho = b2 ** (1 / (2 * (k - 2)))
+    prec_star = (k - 1) * (1 - rho) * (1 - b1 / rho ** (k - 1)) / (1 + b1) / eta
+    assert float(last.precond_curvature) == pytest.approx(prec_star, rel=1e-9)
 
 
 @pytest.mark.parametrize("opt", [adam(1e-2, 0.9, 0.99, eps=1e-12), adamw(1e-2, 0.9, 0.99, 1e-10, weight_decay=0.3,

@@ -12,6 +12,9 @@ from __future__ import annotations
 NAME = "trajectory"
 
 CSV_COLUMNS = ("step", "loss", "log10_loss", "grad", "m", "v", "eff_lr", "precond_curvature", "diverged")
+#: exact logarithms written after the required columns: in log coordinates (x^k/k) grad, m, v and
+#: eff_lr leave float64 long before the run ends (stored as 0.0 / inf there), these stay exact
+CSV_LOG_COLUMNS = ("log10_abs_grad", "log10_abs_m", "log10_v", "log10_eff_lr")
 _DEFAULT_X0 = {"power": "1.0", "quadratic": None, "llas": "0.5,1e-5", "powerlaw-fit": "0.0,-0.8"}
 
 
@@ -24,7 +27,9 @@ def register(subparsers) -> None:
         help="run one optimizer on one objective; write CSV or netCDF (and a plot)",
         description="Iterate the compiled optimizer map from x0 and write the trajectory: CSV columns "
         + ", ".join(CSV_COLUMNS)
-        + " (one row per recorded step), or the full labelled Dataset as netCDF (.nc) with every setting "
+        + ", then the exact logarithms " + ", ".join(CSV_LOG_COLUMNS)
+        + " (one row per recorded step; where a value is outside float64 its plain column shows 0.0 or inf "
+        "and its log10 column the true value), or the full labelled Dataset as netCDF (.nc) with every setting "
         "in its attributes. On x^k/k the state is carried in log coordinates, so log10_loss stays exact "
         "far below 1e-308. A divergence (overflow, or 0/0 with eps = 0) ends the run: the last row has "
         "diverged = 1.",
@@ -142,17 +147,20 @@ def build(args):
 
 
 def write_csv(ds, path) -> None:
-    """Write the columns :data:`CSV_COLUMNS` (d > 1: grad, m, v are norms), full float64 precision."""
+    """Write the columns :data:`CSV_COLUMNS` then :data:`CSV_LOG_COLUMNS` (d > 1: grad, m, v are norms),
+    full float64 precision."""
     import numpy as np
 
     cols = [ds.step.values.astype(np.int64)]
     for name in CSV_COLUMNS[1:-1]:
         cols.append(ds[name].values.astype(float))
     div = ds.diverged.values.astype(int)
+    logs = [ds[name].values.astype(float) for name in CSV_LOG_COLUMNS]
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(",".join(CSV_COLUMNS) + "\n")
+        fh.write(",".join(CSV_COLUMNS + CSV_LOG_COLUMNS) + "\n")
         for i in range(len(cols[0])):
-            vals = [str(int(cols[0][i]))] + [repr(float(c[i])) for c in cols[1:]] + [str(int(div[i]))]
+            vals = ([str(int(cols[0][i]))] + [repr(float(c[i])) for c in cols[1:]] + [str(int(div[i]))]
+                    + [repr(float(c[i])) for c in logs])
             fh.write(",".join(vals) + "\n")
 
 
