@@ -1,11 +1,12 @@
 """Claims A1-A6: symbolic derivation and numeric measurement pass; a wrong prediction fails."""
-import dataclasses
 
 import pytest
 import sympy as sp
 
 import theory.adam_spikes  # noqa: F401  (registers the claims)
 from theory.registry import get_claim, run_claim
+
+from _claims import derivation, perturbed
 
 
 @pytest.mark.parametrize("cid", ["A1", "A2", "A3", "A4", "A5", "A6"])
@@ -17,22 +18,6 @@ def test_claim_passes_symbolically_and_numerically(cid):
     assert res.seconds < 30
 
 
-_DERIVATIONS = {}
-
-
-def _derivation(cid):
-    """Derive once per test session (the sympy work is the same for every perturbation)."""
-    if cid not in _DERIVATIONS:
-        _DERIVATIONS[cid] = get_claim(cid).derive()
-    return _DERIVATIONS[cid]
-
-
-def _perturbed(cid, key, factor):
-    claim = get_claim(cid)
-    der = _derivation(cid)
-    values = dict(der.values)
-    values[key] = values[key] * factor
-    return claim.measure(dataclasses.replace(der, values=values))
 
 
 @pytest.mark.parametrize(
@@ -41,19 +26,19 @@ def _perturbed(cid, key, factor):
 )
 @pytest.mark.parametrize("factor", [0.9, 1.1])
 def test_threshold_off_by_ten_percent_fails(cid, key, factor):
-    meas = _perturbed(cid, key, sp.Rational(str(factor)))
+    meas = perturbed(cid, key, sp.Rational(str(factor)))
     assert not meas.passed, meas.detail
 
 
 def test_a5_bounds_are_lower_bounds_not_exact():
     """Stretching the statement's t0 by 10% breaks the bound in some case (the bound is tight-ish)."""
-    assert not _perturbed("A5", "t0_stmt", sp.Rational(11, 10)).passed
-    assert not _perturbed("A5", "t0_proof", sp.Rational(11, 10)).passed
+    assert not perturbed("A5", "t0_stmt", sp.Rational(11, 10)).passed
+    assert not perturbed("A5", "t0_proof", sp.Rational(11, 10)).passed
 
 
 def test_a5_proof_inequality_direction():
     """The proof's t0 expression is a lower bound on the step where eta/sqrt(v) reaches 3/2."""
-    der = _derivation("A5")
+    der = derivation("A5")
     v = der.values
     f = sp.lambdify((v["theta0"], v["eta"], v["b2"]), v["t0_proof"])
     import numpy as np

@@ -1,11 +1,12 @@
 """Claims C1-C4 (critical sharpness): derivations and measurements pass; a 10% error fails."""
-import dataclasses
 
 import pytest
 import sympy as sp
 
 import theory.critical_sharpness  # noqa: F401  (registers the claims)
 from theory.registry import get_claim, run_claim
+
+from _claims import derivation, perturbed
 
 
 @pytest.mark.parametrize("cid", ["C1", "C2", "C3", "C4"])
@@ -16,22 +17,6 @@ def test_claim_passes_symbolically_and_numerically(cid):
     assert res.numeric, f"{cid} measurement failed: {res.measurement.detail}"
 
 
-_DERIVATIONS = {}
-
-
-def _derivation(cid):
-    """Derive once per test session (the sympy work is the same for every perturbation)."""
-    if cid not in _DERIVATIONS:
-        _DERIVATIONS[cid] = get_claim(cid).derive()
-    return _DERIVATIONS[cid]
-
-
-def _perturbed(cid, key, factor):
-    claim = get_claim(cid)
-    der = _derivation(cid)
-    values = dict(der.values)
-    values[key] = values[key] * factor
-    return claim.measure(dataclasses.replace(der, values=values))
 
 
 @pytest.mark.parametrize(
@@ -40,12 +25,12 @@ def _perturbed(cid, key, factor):
 )
 @pytest.mark.parametrize("factor", [0.9, 1.1])
 def test_prediction_off_by_ten_percent_fails(cid, key, factor):
-    assert not _perturbed(cid, key, sp.Rational(str(factor))).passed
+    assert not perturbed(cid, key, sp.Rational(str(factor))).passed
 
 
 def test_c3_weight_decay_shift_is_visible():
     """The thresholds with weight decay differ from those without by more than the tolerance."""
-    der = _derivation("C3")
+    der = derivation("C3")
     v = der.values
     eta = sp.Rational(1, 5)
     assert v["gd"].subs({v["eta"]: eta, v["lam"]: sp.Rational(1, 2)}) == sp.Rational(19, 2)

@@ -1,6 +1,5 @@
 """Claims E1-E3 (edge-of-stability blog) and F1-F2 (LLAS paper): derivations and measurements pass;
 a prediction off by 10% fails."""
-import dataclasses
 
 import numpy as np
 import pytest
@@ -9,6 +8,8 @@ import sympy as sp
 import theory.eos_blog  # noqa: F401  (registers the claims)
 import theory.llas  # noqa: F401
 from theory.registry import get_claim, run_claim
+
+from _claims import derivation, perturbed
 
 
 @pytest.mark.parametrize("cid", ["E1", "E2", "E3", "F1", "F2"])
@@ -19,32 +20,16 @@ def test_claim_passes_symbolically_and_numerically(cid):
     assert res.numeric, f"{cid} measurement failed: {res.measurement.detail}"
 
 
-_DERIVATIONS = {}
-
-
-def _derivation(cid):
-    """Derive once per test session (the sympy work is the same for every perturbation)."""
-    if cid not in _DERIVATIONS:
-        _DERIVATIONS[cid] = get_claim(cid).derive()
-    return _DERIVATIONS[cid]
-
-
-def _perturbed(cid, key, factor):
-    claim = get_claim(cid)
-    der = _derivation(cid)
-    values = dict(der.values)
-    values[key] = values[key] * factor
-    return claim.measure(dataclasses.replace(der, values=values))
 
 
 @pytest.mark.parametrize("cid, key", [("E1", "upper"), ("E3", "eta_c"), ("F1", "threshold")])
 @pytest.mark.parametrize("factor", [0.9, 1.1])
 def test_threshold_off_by_ten_percent_fails(cid, key, factor):
-    assert not _perturbed(cid, key, sp.Rational(str(factor))).passed
+    assert not perturbed(cid, key, sp.Rational(str(factor))).passed
 
 
 def test_e2_wrong_order_fails():
-    assert not _perturbed("E2", "order", 2).passed
+    assert not perturbed("E2", "order", 2).passed
 
 
 def test_e3_start_sharper_than_minimum_crosses_before_spiking():
