@@ -9,7 +9,7 @@ import theory.eos_blog  # noqa: F401  (registers the claims)
 import theory.llas  # noqa: F401
 from theory.registry import get_claim, run_claim
 
-from _claims import derivation, perturbed
+from _claims import perturbed
 
 
 @pytest.mark.parametrize("cid", ["E1", "E2", "E3", "F1", "F2"])
