@@ -5,8 +5,8 @@
    step, spike state machine, sustained window level, coupling ratio v/g^2, failure flags,
    exact power-of-two renormalization every 32 steps):
 
-   * ``dynsys.scan.kernels.scan_cells`` (lane kernel, 32 cells per inner loop) on 1 thread and on
-     all threads (``numba.set_num_threads``);
+   * ``dynsys.scan.kernels.scan_cells`` (lane kernel, 32 cells per inner loop; this scan takes its
+     fast path: ``lr_decay = 1``, ``wd = 0``) on 1 thread and on all threads (``numba.set_num_threads``);
    * ``scan_cells_reference`` (scalar reference kernel): must be **bit-identical**;
    * a NumPy in-place implementation of the same scan (:func:`numpy_scan`, one ufunc call with
      ``out=`` per operation and step, all cells at once), checked against the kernel.

@@ -109,3 +109,22 @@ def test_sharpness_fast_path_equals_the_generated_kernels():
             np.testing.assert_array_equal(fast.period.values, slow.period.values)
         np.testing.assert_allclose(fast.lyapunov.values[ok], slow.lyapunov.values[ok], rtol=1e-9, atol=1e-12)
     assert not fast.escaped.values.any() and set(fast.period.values) == {1, 2}  # k = 4: doubling at gamma* = 4
+
+
+def test_generated_orbit_kernels_are_cached_on_disk(tmp_path):
+    """Orbit kernels of a sympy map are generated as a module and compiled with cache=True,
+    so a new process loads them instead of recompiling (the figures relied on this)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from dynsys.scan import orbit_diagram\n"
+            "from dynsys.systems import get_system\n"
+            "orbit_diagram(get_system('adam-normalized'), 'beta1', np.linspace(0.1, 0.3, 3),\n"
+            "              fixed={'k': 4, 'beta2': 0.9}, discard=50, keep=20)\n")
+    env = dict(os.environ, DYNSYS_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    cached = [p.name for p in (tmp_path / "maps" / "__pycache__").glob("*orbit*.nbc")]
+    assert cached, sorted(p.name for p in (tmp_path / "maps").rglob("*"))

@@ -41,6 +41,19 @@ The gradient power ``X^{k-1}`` is formed in its own passes over the lanes (a run
 inside the lane loop would stop vectorization), except for ``k = 4`` where ``(X X) X`` is
 computed in the lane loop (the same products, about 1.2x faster).
 
+Three exact shortcuts (each the same floating-point operations as the plain form):
+
+* *fast path* (:func:`_lane_fast`): for adaptive optimizers with ``lr_decay = 1`` and
+  ``wd = 0`` in every lane of a block, ``eta_t = lr`` and ``x (1 - eta wd) = x`` exactly, so the
+  step uses the per-window constant ``eta sfx`` and skips the per-step failure bookkeeping; a
+  failure (some ``|x_{t+1}| >= 2^500``, inf or NaN, which a zero denominator always produces in
+  the same step) is seen at the window's end (``BMAX`` or ``X``) and the window is then rerun
+  from a copy of its start with the tracking lane functions, which find the exact step;
+* ``G`` is stored only at a window's last step (only the coupling sample reads it);
+* :func:`_frexp` / :func:`_ldexp` read and build the exponent bits of normal numbers instead
+  of calling the C library (``x * 2^n`` with an exact power is one IEEE rounding, the same as
+  ``ldexp``); zero, subnormal, inf, NaN and out-of-range exponents take the library call.
+
 Per-cell statistics (outputs)
 -----------------------------
 * ``min_log2x``, ``min_step``: ``log2 min_t |x_t|`` over ``t = 0..steps`` and the first step
@@ -85,9 +98,9 @@ OUTPUTS = {
 }
 
 # offsets of the lane variables in the flat block state (compile-time constants)
-_NV = 24
+_NV = 25
 (_X, _M, _V, _P1, _P2, _ETA, _RMIN, _MSTEP, _INSP, _PEAK, _NSPK, _BMAX, _FSTEP, _ZF, _GL, _GP,
- _B1, _OB1, _B2, _CV, _SFX, _FEPS, _WD, _LRD) = [i * LANES for i in range(_NV)]
+ _B1, _OB1, _B2, _CV, _SFX, _FEPS, _WD, _LRD, _ES) = [i * LANES for i in range(_NV)]
 
 
 # ----------------------------------------------------------------------------- shared arithmetic
@@ -149,35 +162,56 @@ def _failure(tf, xn, den, m, z, fs):
     return z, fs
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always")
+def _ldexp(x, n):
+    """``math.ldexp(x, n)`` bit for bit: for ``-1022 <= n <= 1023`` one multiplication by the
+    exact power ``2^n`` (built from its bits), which IEEE rounds once, exactly like ``ldexp``;
+    otherwise the library call."""
+    if -1022 <= n <= 1023:
+        return x * np.int64((n + 1023) << 52).view(np.float64)
+    return math.ldexp(x, n)
+
+
+@njit(inline="always")
+def _frexp(x):
+    """``math.frexp(x)`` bit for bit: exponent and mantissa read from the bits of a normal
+    ``x``; zero, subnormal, inf and NaN go to the library call."""
+    b = np.float64(x).view(np.int64)
+    be = (b >> 52) & 0x7FF
+    if be == 0 or be == 0x7FF:
+        return math.frexp(x)
+    return np.int64((b & ~(0x7FF << 52)) | (1022 << 52)).view(np.float64), be - 1022
+
+
+@njit(inline="always", error_model="numpy")
 def _renorm(k, X, M, V, ex, ev):
     """Exact power-of-two renormalization of one cell; returns new (X, M, V, ex, ev)."""
     if X != 0.0 and math.isfinite(X):
-        _, e1 = math.frexp(X)
-        X = math.ldexp(X, -e1)
-        M = math.ldexp(M, -(k - 1) * e1)
+        _, e1 = _frexp(X)
+        X = _ldexp(X, -e1)
+        M = _ldexp(M, -(k - 1) * e1)
         ex += e1
     if V != 0.0 and math.isfinite(V):
-        _, e2 = math.frexp(V)
+        _, e2 = _frexp(V)
         e2 -= e2 & 1
-        V = math.ldexp(V, -e2)
+        V = _ldexp(V, -e2)
         ev += e2
     return X, M, V, ex, ev
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _factors(k, adaptive, b2, eps, ex, ev):
     """Per-cell constants between renormalizations: (CV, SFX, FEPS)."""
-    cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
+    cv = _ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
     if adaptive:
-        sfx = math.ldexp(1.0, (k - 2) * ex - ev // 2)
+        sfx = _ldexp(1.0, (k - 2) * ex - ev // 2)
     else:
-        sfx = math.ldexp(1.0, (k - 2) * ex)
-    feps = math.ldexp(eps, -(ev // 2))
+        sfx = _ldexp(1.0, (k - 2) * ex)
+    feps = _ldexp(eps, -(ev // 2))
     return cv, sfx, feps
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, FSTEP, ZF,
                ex, ev, gm, ge, st, csum, cn, smin):
     """Bookkeeping of one cell after a window ``[t0, t1)``: failures, exact min, window max,
@@ -194,7 +228,7 @@ def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, 
         return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, smin
     # a new minimum found in this window becomes the exact global minimum gm 2^ge
     if MSTEP >= float(t0) and (t0 > 0 or MSTEP > 0.0):
-        fm, fe = math.frexp(RMIN)
+        fm, fe = _frexp(RMIN)
         gm = fm
         ge = fe + ex
     # sustained level: max |x| over the window
@@ -209,8 +243,8 @@ def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, 
     X, M, V, ex, ev = _renorm(k, X, M, V, ex, ev)
     cv, sfx, feps = _factors(k, adaptive, b2, eps, ex, ev)
     # running min and spike peak in the new units (saturating: 0 / inf are the right limits)
-    RMIN = math.ldexp(gm, ge - ex)
-    PEAK = math.ldexp(PEAK, exo - ex)
+    RMIN = _ldexp(gm, ge - ex)
+    PEAK = _ldexp(PEAK, exo - ex)
     if k * ex > MAX_LOG2_LOSS:  # |X| in [1/2, 1): the loss is about 2^{k ex}
         st = LOSS_OVERFLOW
         FSTEP = float(t1)
@@ -225,7 +259,7 @@ def _finish(k, steps, up, X, RMIN, MSTEP, INSP, PEAK, NSPK, FSTEP, ex, gm, ge, s
     if st == OK:
         a = abs(X)
         if a < RMIN:
-            fm, fe = math.frexp(a)
+            fm, fe = _frexp(a)
             gm = fm
             ge = fe + ex
             MSTEP = float(steps)
@@ -318,6 +352,120 @@ def _lane_plain(S, j, tf, x, G, up):
     S[_ETA + j] = e * S[_LRD + j]
 
 
+@njit(inline="always")
+def _lane_fast(S, j, tf, x, G, up, bc, gl):
+    """One adaptive step of lane ``j`` for ``lr_decay = 1``, ``wd = 0`` (``eta_t = lr``) *without*
+    failure tracking: ``x (1 - eta wd) = x`` and ``eta sfx = ES`` (set at the window start) exactly,
+    so the update is the one of :func:`_lane_adaptive(_bc)` bit for bit. A failure (``|x| >= _HUGE``,
+    inf, NaN; a zero denominator makes x non-finite in the same step) is detected at the window's
+    end from ``BMAX`` and ``X`` and the window is then rerun with the tracking lane functions.
+    ``G`` is stored only at the window's last step (``gl``)."""
+    r, ms, insn, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j],
+                                     S[_NSPK + j], S[_BMAX + j], up)
+    b1 = S[_B1 + j]
+    b2 = S[_B2 + j]
+    m = b1 * S[_M + j] + S[_OB1 + j] * G
+    v = b2 * S[_V + j] + S[_CV + j] * (G * G)
+    if bc:
+        p1 = S[_P1 + j] * b1
+        p2 = S[_P2 + j] * b2
+        S[_P1 + j] = p1
+        S[_P2 + j] = p2
+        den = math.sqrt(v / (1.0 - p2)) + S[_FEPS + j]
+        xn = x - S[_ES + j] * (m / (1.0 - p1)) / den
+    else:
+        den = math.sqrt(v) + S[_FEPS + j]
+        xn = x - S[_ES + j] * m / den
+    S[_RMIN + j] = r
+    S[_MSTEP + j] = ms
+    S[_INSP + j] = insn
+    S[_PEAK + j] = pk
+    S[_NSPK + j] = ns
+    S[_BMAX + j] = bm
+    S[_M + j] = m
+    S[_V + j] = v
+    if gl:
+        S[_GL + j] = G
+    S[_X + j] = xn
+
+
+@njit(inline="always")
+def _steps_fast(S, t0, t1, k, curv, up, bc):
+    """Steps ``t0 .. t1-1`` of a block on the fast path (:func:`_lane_fast`)."""
+    L = LANES
+    for t in range(t0, t1):
+        tf = float(t)
+        last = t == t1 - 1
+        if k == 4:
+            if last:
+                for j in range(L):
+                    x = S[_X + j]
+                    _lane_fast(S, j, tf, x, ((x * x) * x) * curv, up, bc, True)
+            else:
+                for j in range(L):
+                    x = S[_X + j]
+                    _lane_fast(S, j, tf, x, ((x * x) * x) * curv, up, bc, False)
+        else:
+            for j in range(L):
+                S[_GP + j] = S[_X + j]
+            for _ in range(k - 2):
+                for j in range(L):
+                    S[_GP + j] = S[_GP + j] * S[_X + j]
+            if last:
+                for j in range(L):
+                    _lane_fast(S, j, tf, S[_X + j], S[_GP + j] * curv, up, bc, True)
+            else:
+                for j in range(L):
+                    _lane_fast(S, j, tf, S[_X + j], S[_GP + j] * curv, up, bc, False)
+
+
+@njit(cache=True, error_model="numpy")
+def _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up):
+    """Steps ``t0 .. t1-1`` of a block with the general lane functions (failure tracking, any
+    ``lr_decay`` and ``wd``)."""
+    L = LANES
+    for t in range(t0, t1):
+        tf = float(t)
+        if k == 4:  # G = X^3 inside the lane loop (same products as the general path)
+            if adaptive and bias_correction:
+                for j in range(L):
+                    x = S[_X + j]
+                    _lane_adaptive_bc(S, j, tf, x, ((x * x) * x) * curv, up)
+            elif adaptive:
+                for j in range(L):
+                    x = S[_X + j]
+                    _lane_adaptive(S, j, tf, x, ((x * x) * x) * curv, up)
+            else:
+                for j in range(L):
+                    x = S[_X + j]
+                    _lane_plain(S, j, tf, x, ((x * x) * x) * curv, up)
+        else:  # G = X^{k-1} in its own loops (a runtime trip count would stop vectorization)
+            for j in range(L):
+                S[_GP + j] = S[_X + j]
+            for _ in range(k - 2):
+                for j in range(L):
+                    S[_GP + j] = S[_GP + j] * S[_X + j]
+            if adaptive and bias_correction:
+                for j in range(L):
+                    _lane_adaptive_bc(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
+            elif adaptive:
+                for j in range(L):
+                    _lane_adaptive(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
+            else:
+                for j in range(L):
+                    _lane_plain(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
+
+
+@njit(cache=True, error_model="numpy")
+def _steps_fast_nobc(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, False)
+
+
+@njit(cache=True, error_model="numpy")
+def _steps_fast_bc(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, True)
+
+
 # ----------------------------------------------------------------------------- lane kernel
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -377,43 +525,36 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
         S[_LRD + j] = lrd[c]
         ex[j] = exj
         ev[j] = evj
-        fm, fe = math.frexp(abs(x0[c]))
+        fm, fe = _frexp(abs(x0[c]))
         gm[j] = fm
         ge[j] = fe
     up = spike_up
+    # fast path: adaptive, eta_t = lr (lr_decay = 1) and wd = 0 in every lane of the block
+    fast = adaptive
+    for j in range(L):
+        if S[_LRD + j] != 1.0 or S[_WD + j] != 0.0:
+            fast = False
+    S0 = np.empty_like(S)
+    for j in range(L):
+        S[_ES + j] = S[_ETA + j] * S[_SFX + j]
     t0 = 0
     while t0 < steps:
         t1 = min(t0 + BLOCK, steps)
-        for t in range(t0, t1):
-            tf = float(t)
-            if k == 4:  # G = X^3 inside the lane loop (same products as the general path)
-                if adaptive and bias_correction:
-                    for j in range(L):
-                        x = S[_X + j]
-                        _lane_adaptive_bc(S, j, tf, x, ((x * x) * x) * curv, up)
-                elif adaptive:
-                    for j in range(L):
-                        x = S[_X + j]
-                        _lane_adaptive(S, j, tf, x, ((x * x) * x) * curv, up)
-                else:
-                    for j in range(L):
-                        x = S[_X + j]
-                        _lane_plain(S, j, tf, x, ((x * x) * x) * curv, up)
-            else:  # G = X^{k-1} in its own loops (a runtime trip count would stop vectorization)
-                for j in range(L):
-                    S[_GP + j] = S[_X + j]
-                for _ in range(k - 2):
-                    for j in range(L):
-                        S[_GP + j] = S[_GP + j] * S[_X + j]
-                if adaptive and bias_correction:
-                    for j in range(L):
-                        _lane_adaptive_bc(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
-                elif adaptive:
-                    for j in range(L):
-                        _lane_adaptive(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
-                else:
-                    for j in range(L):
-                        _lane_plain(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
+        if fast:
+            S0[:] = S
+            if bias_correction:
+                _steps_fast_bc(S, t0, t1, k, curv, up)
+            else:
+                _steps_fast_nobc(S, t0, t1, k, curv, up)
+            failed = False
+            for j in range(L):
+                if st[j] == OK and (S[_BMAX + j] >= _HUGE or not (abs(S[_X + j]) < _HUGE)):
+                    failed = True
+            if failed:  # rare: rerun the window with failure tracking (exact first failing step)
+                S[:] = S0
+                _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up)
+        else:
+            _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up)
         for j in range(L):
             (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, FSTEP, exj, evj, gmj, gej, stj, csj, cnj,
              smj) = _block_end(k, adaptive, t0, t1, coupling_start, S[_B2 + j], eps[idx[j]], S[_X + j], S[_M + j],
@@ -426,6 +567,7 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
                 S[_CV + j] = cv
                 S[_SFX + j] = sfx
                 S[_FEPS + j] = feps
+                S[_ES + j] = S[_ETA + j] * sfx
                 S[_RMIN + j] = RMIN
                 S[_PEAK + j] = PEAK
                 S[_BMAX + j] = BMAX
@@ -479,7 +621,7 @@ def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd
         CV, SFX, FEPS = _factors(k, adaptive, b2[c], eps[c], ex, ev)
         WD = wd[c]
         LRD = lrd[c]
-        gm, ge = math.frexp(abs(x0[c]))
+        gm, ge = _frexp(abs(x0[c]))
         st = OK
         csum = 0.0
         cn = 0
