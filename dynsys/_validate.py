@@ -33,6 +33,8 @@ def _is_real_scalar(value) -> bool:
 
 def check_real(name: str, value) -> float:
     """Return ``value`` as a finite float, or raise naming ``name``."""
+    if type(value) is float and math.isfinite(value):  # fast path (per-value checks in sweeps)
+        return value
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     if not _is_real_scalar(value):
