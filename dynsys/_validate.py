@@ -119,7 +119,7 @@ def check_finite_array(name: str, value, ndim=None) -> np.ndarray:
     """A float64 array with finite entries (and ``ndim`` dimensions if given)."""
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name} = {value!r} is not an array of real numbers; allowed: finite real array") from None
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} has shape {arr.shape}; allowed: a {ndim}-dimensional array")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dynsys._validate import check_choice, check_even_k, check_int, check_symmetric
+from dynsys._validate import check_choice, check_even_k, check_finite_array, check_int, check_symmetric
 from dynsys.kernels import objective_fns as _fns
 from dynsys.optimizers import check_nonnegative, check_positive
 
@@ -52,17 +52,7 @@ def real_array(name: str, value, ndim=None) -> np.ndarray:
     if isinstance(value, np.ndarray) and (value.dtype == bool or np.iscomplexobj(value) or value.dtype.kind in "OUSV"):
         if value.dtype.kind != "O":
             raise ValueError(f"{name} = {value!r} is not an array of real numbers; allowed: finite real array")
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} = {value!r} is not an array of real numbers; allowed: finite real array") from None
-    if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name} has shape {arr.shape}; allowed: a {ndim}-dimensional array")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; allowed: a non-empty finite real array")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains non-finite entries; allowed: finite real array")
-    return arr
+    return check_finite_array(name, value, ndim)
 
 
 def _regular(value) -> bool:
