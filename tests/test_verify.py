@@ -98,3 +98,16 @@ def test_failing_claim_exits_1(capsys):
     assert by_id["Z99"]["passed"] is False and by_id["Z99"]["numeric"] is False
     assert by_id["D8"]["passed"] is True
     assert "Z99" not in {c.id for c in registry.all_claims()}
+
+
+def test_closed_pipe_ends_quietly():
+    """`dynsys verify --json | head -c 0`: the reader has left before the output; no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "dynsys", "verify", "--only", "D8,D5,A4", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the claims finish: the write meets a closed pipe
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=300)
+    assert "Traceback" not in err, err

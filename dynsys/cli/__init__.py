@@ -79,6 +79,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"dynsys {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `dynsys verify --json | head`: the reader left, no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return int(status or 0)
 
 
