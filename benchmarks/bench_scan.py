@@ -91,10 +91,10 @@ def numpy_scan(b1, b2, steps):
     ev = 2 * (k - 1) * ex
     ob1, omb2 = 1.0 - b1, 1.0 - b2
     cv, sfx = np.ldexp(omb2, 2 * (k - 1) * ex - ev), np.ldexp(1.0, (k - 2) * ex - ev // 2)
-    RMIN, MSTEP, INSP, PEAK, NSPK, BMAX = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    RMIN, MSTEP, PEAK, NSPK, BMAX = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     FSTEP, GL = np.full(n, -1.0), np.zeros(n)
     gm, ge = np.full(n, 0.5), np.ones(n, np.int64)
-    smin, csum, cn = np.full(n, np.inf), np.zeros(n), np.zeros(n, np.int64)
+    sm, se, csum, cn = np.ones(n), np.full(n, K._SE_INF, np.int64), np.zeros(n), np.zeros(n, np.int64)
     G, a, t1b, t2b, xn, den = (np.empty(n) for _ in range(6))
     b_nm, b_st, b_in, b_end = (np.empty(n, bool) for _ in range(4))
     e = LR
@@ -111,20 +111,17 @@ def numpy_scan(b1, b2, steps):
             np.copyto(RMIN, a, where=b_nm)
             np.copyto(MSTEP, tf, where=b_nm)
             np.maximum(BMAX, a, out=BMAX)
-            np.greater(INSP, 0.0, out=b_in)
+            np.greater(PEAK, 0.0, out=b_in)  # inside a spike <=> peak > 0
             np.multiply(RMIN, up, out=t1b)
             np.greater(a, t1b, out=b_st)
-            np.logical_and(b_st, INSP == 0.0, out=b_st)
             np.maximum(a, PEAK, out=t2b)  # p2
-            np.copyto(PEAK, a, where=b_st)
-            np.copyto(PEAK, t2b, where=b_in)
             np.multiply(a, up, out=t1b)
-            np.less(t1b, PEAK, out=b_end)
+            np.less(t1b, t2b, out=b_end)
             np.logical_and(b_end, b_in, out=b_end)
             np.add(NSPK, b_end, out=NSPK)
             np.logical_or(b_st, b_in, out=b_st)
             np.logical_and(b_st, ~b_end, out=b_st)
-            INSP[:] = b_st
+            np.multiply(t2b, b_st, out=PEAK)
             # update
             np.multiply(b1, M, out=M)
             np.multiply(ob1, G, out=t1b)
@@ -150,9 +147,11 @@ def numpy_scan(b1, b2, steps):
         fm, fe = np.frexp(RMIN)
         gm = np.where(newmin, fm, gm)
         ge = np.where(newmin, fe + ex, ge)
-        with np.errstate(divide="ignore"):
-            lb = np.where(BMAX > 0.0, np.log2(BMAX) + ex, -np.inf)
-        np.minimum(smin, lb, out=smin)
+        fb, eb = np.frexp(BMAX)  # sustained level, exactly (no zero window max in this scan)
+        eb = eb + ex
+        low = (eb < se) | ((eb == se) & (fb < sm))
+        sm = np.where(low, fb, sm)
+        se = np.where(low, eb, se)
         if t1 >= cstart:
             ok = (GL != 0.0) & (V > 0.0)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -182,10 +181,10 @@ def numpy_scan(b1, b2, steps):
     gm = np.where(last, fm, gm)
     ge = np.where(last, fe + ex, ge)
     MSTEP = np.where(last, float(steps), MSTEP)
-    NSPK = NSPK + ((INSP > 0.0) & (a * up < np.maximum(PEAK, a)))
+    NSPK = NSPK + ((PEAK > 0.0) & (a * up < np.maximum(PEAK, a)))
     with np.errstate(divide="ignore"):
         return {"min_log2x": np.log2(gm) + ge, "min_step": MSTEP.astype(np.int64),
-                "final_log2x": np.where(a != 0.0, np.log2(a) + ex, -np.inf), "sustained_log2x": smin,
+                "final_log2x": np.where(a != 0.0, np.log2(a) + ex, -np.inf), "sustained_log2x": np.log2(sm) + se,
                 "n_spikes": NSPK.astype(np.int64), "coupling_sum": csum, "coupling_n": cn}
 
 

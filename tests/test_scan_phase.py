@@ -163,6 +163,21 @@ def test_lane_kernel_bit_identical_to_scalar_reference(optimizer, kw):
     assert a.attrs == b.attrs or all(a.attrs[k] == b.attrs[k] or a.attrs[k] != a.attrs[k] for k in a.attrs)
 
 
+def test_lane_kernel_bit_identical_with_failures_in_fast_blocks():
+    """The fast path (adaptive, no decay, no weight decay) with lanes that stop in mid-block:
+    0/0 at x0 = 0 (eps = 0), state and loss overflow at huge learning rates, next to lanes that run
+    to the end; the vectorized window end must hand those lanes to the general one and agree with
+    the scalar reference on every output."""
+    kw = dict(k=4, x="lr:1e-3:1e120:23:log", y="x0:-1:1:5", eps=0.0, steps=900, progress=False, chunk=41)
+    a = phase_diagram("adam", **kw)
+    b = phase_diagram("adam", reference=True, **kw)
+    for v in a.data_vars:
+        np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+    reasons = set(np.unique(a.status.values))
+    assert len(reasons) >= 3, reasons  # ok plus at least two kinds of failure
+    assert a.diverged.values.any() and not a.diverged.values.all()
+
+
 def test_chunk_size_does_not_change_the_cells():
     kw = dict(k=4, x="beta1:0:1:10", y="beta2:0:1:9", lr=LR, steps=600, progress=False)
     a = phase_diagram("adam", chunk=7, **kw)

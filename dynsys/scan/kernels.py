@@ -97,32 +97,39 @@ OUTPUTS = {
     "fail_step": np.int64,
 }
 
-# offsets of the lane variables in the flat block state (compile-time constants)
-_NV = 25
-(_X, _M, _V, _P1, _P2, _ETA, _RMIN, _MSTEP, _INSP, _PEAK, _NSPK, _BMAX, _FSTEP, _ZF, _GL, _GP,
- _B1, _OB1, _B2, _CV, _SFX, _FEPS, _WD, _LRD, _ES) = [i * LANES for i in range(_NV)]
+# offsets of the lane variables in the flat float block state S (compile-time constants)
+_NV = 29
+(_X, _M, _V, _P1, _P2, _ETA, _RMIN, _MSTEP, _PEAK, _NSPK, _BMAX, _FSTEP, _ZF, _GL, _GP,
+ _B1, _OB1, _B2, _CV, _SFX, _FEPS, _WD, _LRD, _ES, _EPS, _GM, _SM, _CSUM, _SMX) = [i * LANES for i in range(_NV)]
+# offsets of the integer lane variables in the flat int64 block state I
+_NI = 6
+(_EX, _EV, _GE, _SE, _CN, _ST) = [i * LANES for i in range(_NI)]
+#: exponent standing for "+infinity" / "zero" in the exact (mantissa, exponent) sustained level
+_SE_INF = 1 << 40
+_SE_ZERO = -(1 << 40)
 
 
 # ----------------------------------------------------------------------------- shared arithmetic
 
 @njit(inline="always")
-def _stats(tf, x, r, ms, ins, p, ns, bm, up):
-    """Running min, spike state machine and window max at ``x_t`` (selects only)."""
+def _stats(tf, x, r, ms, p, ns, bm, up):
+    """Running min (and its step), spike state machine and window max at ``x_t`` (selects only).
+
+    The spike state lives in the peak: ``p > 0`` inside a spike (the peak so far), ``p = 0``
+    outside. A spike starts when ``|x| > up r`` (``r`` the running min including ``x_t``; then
+    ``|x| > 0``, so the peak is positive) and ends, counted, once ``up |x| < peak``."""
     a = abs(x)
     nm = a < r
     r = a if nm else r
     ms = tf if nm else ms
     bm = a if a > bm else bm
-    insb = ins > 0.0
-    start = (a > r * up) & (ins == 0.0)
+    insb = p > 0.0
+    start = a > r * up
     p2 = a if a > p else p
-    pk = a if start else p
-    pk = p2 if insb else pk
-    end = insb & (a * up < pk)
+    end = insb & (a * up < p2)
+    p = p2 if ((insb | start) & (end ^ True)) else 0.0
     ns = ns + (1.0 if end else 0.0)
-    insn = 1.0 if (start | insb) else 0.0
-    insn = 0.0 if end else insn
-    return r, ms, insn, pk, ns, bm
+    return r, ms, p, ns, bm
 
 
 @njit(inline="always")
@@ -212,12 +219,22 @@ def _factors(k, adaptive, b2, eps, ex, ev):
 
 
 @njit(inline="always", error_model="numpy")
+def _lower_level(fb, eb, sm, se):
+    """Is ``fb 2^eb`` below ``sm 2^se``? (mantissas in [1/2, 1) or 0 with the sentinel exponents)."""
+    return (eb < se) | ((eb == se) & (fb < sm))
+
+
+@njit(inline="always", error_model="numpy")
 def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, FSTEP, ZF,
-               ex, ev, gm, ge, st, csum, cn, smin):
+               ex, ev, gm, ge, st, csum, cn, sm, se, smx):
     """Bookkeeping of one cell after a window ``[t0, t1)``: failures, exact min, window max,
-    coupling sample, renormalization. Returns the updated values (see the call sites)."""
+    coupling sample, renormalization. Returns the updated values (see the call sites).
+
+    The running min and the sustained level are kept twice: exactly, as mantissa and exponent
+    (``gm 2^ge``, ``sm 2^se``), and in the window's units (``RMIN``, ``smx``: rounded, saturating
+    at 0 and inf, recomputed from the exact pair at each renormalization)."""
     if st != OK:
-        return X, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, smin
+        return X, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
     if FSTEP >= 0.0:
         if ZF == 1.0:
             st = ZERO_BY_ZERO
@@ -225,16 +242,21 @@ def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, 
             st = DIVIDE_BY_ZERO
         else:
             st = STATE_OVERFLOW
-        return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, smin
+        return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
     # a new minimum found in this window becomes the exact global minimum gm 2^ge
     if MSTEP >= float(t0) and (t0 > 0 or MSTEP > 0.0):
         fm, fe = _frexp(RMIN)
         gm = fm
         ge = fe + ex
-    # sustained level: max |x| over the window
-    lb = math.log2(BMAX) + ex if BMAX > 0.0 else -math.inf
-    if lb < smin:
-        smin = lb
+    # sustained level: max |x| over the window, kept exactly as (mantissa, exponent)
+    if BMAX > 0.0:
+        fb, eb = _frexp(BMAX)
+        eb += ex
+    else:
+        fb, eb = 0.0, _SE_ZERO
+    if _lower_level(fb, eb, sm, se):
+        sm = fb
+        se = eb
     # coupling ratio C = v/g^2 at the window's last step (g = c X^{k-1} 2^{(k-1)ex})
     if adaptive and t1 >= coupling_start and GL != 0.0 and V > 0.0:
         csum += math.log2(V) + ev - 2.0 * (math.log2(abs(GL)) + (k - 1) * ex)
@@ -245,17 +267,117 @@ def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, 
     # running min and spike peak in the new units (saturating: 0 / inf are the right limits)
     RMIN = _ldexp(gm, ge - ex)
     PEAK = _ldexp(PEAK, exo - ex)
+    smx = _ldexp(sm, se - ex) if se < _SE_INF else math.inf
     if k * ex > MAX_LOG2_LOSS:  # |X| in [1/2, 1): the loss is about 2^{k ex}
         st = LOSS_OVERFLOW
         FSTEP = float(t1)
         X = math.nan
-    return X, M, V, cv, sfx, feps, RMIN, PEAK, 0.0, FSTEP, ex, ev, gm, ge, st, csum, cn, smin
+    return X, M, V, cv, sfx, feps, RMIN, PEAK, 0.0, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
+
+
+# ----------------------------------------------------------------------------- vectorized window end
+
+@njit(inline="always")
+def _parts(x):
+    """``math.frexp(x)`` read from the bits, and whether ``x`` is normal (else the parts are garbage)."""
+    b = np.float64(x).view(np.int64)
+    be = (b >> 52) & 0x7FF
+    ok = (be != 0) & (be != 0x7FF)
+    return np.int64((b & ~(0x7FF << 52)) | (1022 << 52)).view(np.float64), be - 1022, ok
+
+
+@njit(inline="always")
+def _pow2(n):
+    """The exact power ``2^n`` from its bits, and whether ``-1022 <= n <= 1023`` (else garbage)."""
+    return np.int64((n + 1023) << 52).view(np.float64), (n >= -1022) & (n <= 1023)
+
+
+@njit(inline="always", error_model="numpy")
+def _window_end_lane(S, I, j, k, adaptive):
+    """:func:`_block_end` of a running lane without failure, branch-free, with every ``frexp`` /
+    ``ldexp`` done on the bits: the same values bit for bit whenever ``ok``, i.e. the running min
+    ``RMIN``, the new sustained level ``min(smx, BMAX)``, ``X`` and ``V`` are normal (then
+    ``RMIN`` and ``smx`` are exact, so their parts are the exact pairs ``gm 2^ge``, ``sm 2^se``),
+    every power of two is in range and the loss does not overflow. Returns ``ok`` and the new values.
+    (No select of a new value against the old one of the same slot: LLVM would make it a masked
+    store, which is slow on AMD processors.)"""
+    ex = I[_EX + j]
+    ev = I[_EV + j]
+    gm, ge, okm = _parts(S[_RMIN + j])
+    ge = ge + ex
+    sx = S[_SMX + j]
+    bm = S[_BMAX + j]
+    sx = bm if bm < sx else sx
+    sm, se, oks = _parts(sx)
+    se = se + ex
+    fx, e1, okx = _parts(S[_X + j])
+    pm, okpm = _pow2(-(k - 1) * e1)
+    _, e2, okv = _parts(S[_V + j])
+    e2 = e2 - (e2 & 1)
+    pv, okpv = _pow2(-e2)
+    exn = ex + e1
+    evn = ev + e2
+    pcv, okcv = _pow2(2 * (k - 1) * exn - evn)
+    ns = ((k - 2) * exn - (evn >> 1)) if adaptive else ((k - 2) * exn)
+    psfx, oksfx = _pow2(ns)
+    peps, okeps = _pow2(-(evn >> 1))
+    pr, okr = _pow2(ge - exn)
+    ps, okps = _pow2(se - exn)
+    pp, okpp = _pow2(-e1)
+    ok = okm & oks & okx & okpm & okv & okpv & okcv & oksfx & okeps & okr & okps & okpp
+    ok = ok & (k * exn <= MAX_LOG2_LOSS) & (S[_FSTEP + j] < 0.0)
+    return (ok, fx, S[_M + j] * pm, S[_V + j] * pv, (1.0 - S[_B2 + j]) * pcv, psfx, S[_EPS + j] * peps,
+            gm * pr, S[_PEAK + j] * pp, exn, evn, gm, ge, sm, se, sm * ps)
 
 
 @njit(cache=True, error_model="numpy")
-def _finish(k, steps, up, X, RMIN, MSTEP, INSP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, smin, c,
+def _window_end_fast(S, I, k, adaptive, t0, t1, coupling_start):
+    """Window end of every lane of a block at once (vectorizable loops): returns False, changing
+    nothing, when some running lane needs :func:`_block_end` (rare: a zero, subnormal or
+    non-finite value, an exponent out of range, a loss overflow). Lanes that stopped earlier
+    (status not OK) had their outputs written when they stopped; their state is updated like the
+    others' but no longer read (no per-lane condition in the loop: LLVM would turn it into masked
+    loads and stores, which are slow on AMD processors)."""
+    L = LANES
+    nbad = 0
+    for j in range(L):
+        ok = _window_end_lane(S, I, j, k, adaptive)[0]
+        nbad += 0 if (ok | (I[_ST + j] != OK)) else 1
+    if nbad > 0:
+        return False
+    if adaptive and t1 >= coupling_start:  # coupling samples (before renormalization), last windows only
+        for j in range(L):
+            GL = S[_GL + j]
+            V = S[_V + j]
+            if I[_ST + j] == OK and GL != 0.0 and V > 0.0:
+                S[_CSUM + j] += math.log2(V) + I[_EV + j] - 2.0 * (math.log2(abs(GL)) + (k - 1) * I[_EX + j])
+                I[_CN + j] += 1
+    for j in range(L):
+        (_, X, M, V, cv, sfx, feps, RMIN, PEAK, ex, ev, gm, ge, sm, se, smx) = _window_end_lane(S, I, j, k, adaptive)
+        S[_X + j] = X
+        S[_M + j] = M
+        S[_V + j] = V
+        S[_CV + j] = cv
+        S[_SFX + j] = sfx
+        S[_FEPS + j] = feps
+        S[_ES + j] = S[_ETA + j] * sfx
+        S[_RMIN + j] = RMIN
+        S[_PEAK + j] = PEAK
+        S[_BMAX + j] = 0.0
+        S[_GM + j] = gm
+        S[_SM + j] = sm
+        S[_SMX + j] = smx
+        I[_EX + j] = ex
+        I[_EV + j] = ev
+        I[_GE + j] = ge
+        I[_SE + j] = se
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _finish(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se, c,
             min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step):
-    """Statistics of the final iterate ``x_steps``, then the cell's outputs."""
+    """Statistics of the final iterate ``x_steps`` (of a cell still running), then the cell's outputs."""
     if st == OK:
         a = abs(X)
         if a < RMIN:
@@ -263,7 +385,7 @@ def _finish(k, steps, up, X, RMIN, MSTEP, INSP, PEAK, NSPK, FSTEP, ex, gm, ge, s
             gm = fm
             ge = fe + ex
             MSTEP = float(steps)
-        if INSP > 0.0 and a * up < max(PEAK, a):
+        if PEAK > 0.0 and a * up < max(PEAK, a):
             NSPK += 1.0
         final_log2x[c] = math.log2(a) + ex if a != 0.0 else -math.inf
     elif st == ZERO_BY_ZERO:
@@ -271,7 +393,12 @@ def _finish(k, steps, up, X, RMIN, MSTEP, INSP, PEAK, NSPK, FSTEP, ex, gm, ge, s
     else:
         final_log2x[c] = math.inf
     min_log2x[c] = math.log2(gm) + ge if gm != 0.0 else -math.inf
-    sustained_log2x[c] = smin
+    if se == _SE_INF:
+        sustained_log2x[c] = math.inf
+    elif se == _SE_ZERO:
+        sustained_log2x[c] = -math.inf
+    else:
+        sustained_log2x[c] = math.log2(sm) + se
     min_step[c] = int(MSTEP)
     n_spikes[c] = int(NSPK)
     coupling_sum[c] = csum
@@ -281,21 +408,24 @@ def _finish(k, steps, up, X, RMIN, MSTEP, INSP, PEAK, NSPK, FSTEP, ex, gm, ge, s
 
 
 @njit(inline="always")
+def _store_stats(S, j, r, ms, pk, ns, bm):
+    S[_RMIN + j] = r
+    S[_MSTEP + j] = ms
+    S[_PEAK + j] = pk
+    S[_NSPK + j] = ns
+    S[_BMAX + j] = bm
+
+
+@njit(inline="always")
 def _lane_adaptive_bc(S, j, tf, x, G, up):
     """One bias-corrected adaptive step of lane ``j`` of the block state ``S`` (statistics at x_t first)."""
     e = S[_ETA + j]
-    r, ms, insn, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j],
-                                     S[_NSPK + j], S[_BMAX + j], up)
+    r, ms, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_NSPK + j], S[_BMAX + j], up)
     xn, m, v, den, p1, p2 = _update_adaptive_bc(x, G, S[_M + j], S[_V + j], e, S[_B1 + j], S[_OB1 + j],
                                                 S[_B2 + j], S[_CV + j], S[_FEPS + j], S[_WD + j],
                                                 S[_SFX + j], S[_P1 + j], S[_P2 + j])
     z, fs = _failure(tf, xn, den, m, S[_ZF + j], S[_FSTEP + j])
-    S[_RMIN + j] = r
-    S[_MSTEP + j] = ms
-    S[_INSP + j] = insn
-    S[_PEAK + j] = pk
-    S[_NSPK + j] = ns
-    S[_BMAX + j] = bm
+    _store_stats(S, j, r, ms, pk, ns, bm)
     S[_ZF + j] = z
     S[_FSTEP + j] = fs
     S[_M + j] = m
@@ -311,17 +441,11 @@ def _lane_adaptive_bc(S, j, tf, x, G, up):
 def _lane_adaptive(S, j, tf, x, G, up):
     """One adaptive step (no bias correction) of lane ``j``."""
     e = S[_ETA + j]
-    r, ms, insn, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j],
-                                     S[_NSPK + j], S[_BMAX + j], up)
+    r, ms, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_NSPK + j], S[_BMAX + j], up)
     xn, m, v, den = _update_adaptive(x, G, S[_M + j], S[_V + j], e, S[_B1 + j], S[_OB1 + j],
                                      S[_B2 + j], S[_CV + j], S[_FEPS + j], S[_WD + j], S[_SFX + j])
     z, fs = _failure(tf, xn, den, m, S[_ZF + j], S[_FSTEP + j])
-    S[_RMIN + j] = r
-    S[_MSTEP + j] = ms
-    S[_INSP + j] = insn
-    S[_PEAK + j] = pk
-    S[_NSPK + j] = ns
-    S[_BMAX + j] = bm
+    _store_stats(S, j, r, ms, pk, ns, bm)
     S[_ZF + j] = z
     S[_FSTEP + j] = fs
     S[_M + j] = m
@@ -335,16 +459,10 @@ def _lane_adaptive(S, j, tf, x, G, up):
 def _lane_plain(S, j, tf, x, G, up):
     """One gd/momentum step of lane ``j``."""
     e = S[_ETA + j]
-    r, ms, insn, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j],
-                                     S[_NSPK + j], S[_BMAX + j], up)
+    r, ms, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_NSPK + j], S[_BMAX + j], up)
     xn, m = _update_plain(x, G, S[_M + j], e, S[_B1 + j], S[_OB1 + j], S[_WD + j], S[_SFX + j])
     z, fs = _failure(tf, xn, 1.0, m, S[_ZF + j], S[_FSTEP + j])
-    S[_RMIN + j] = r
-    S[_MSTEP + j] = ms
-    S[_INSP + j] = insn
-    S[_PEAK + j] = pk
-    S[_NSPK + j] = ns
-    S[_BMAX + j] = bm
+    _store_stats(S, j, r, ms, pk, ns, bm)
     S[_FSTEP + j] = fs
     S[_M + j] = m
     S[_GL + j] = G
@@ -360,8 +478,7 @@ def _lane_fast(S, j, tf, x, G, up, bc, gl):
     inf, NaN; a zero denominator makes x non-finite in the same step) is detected at the window's
     end from ``BMAX`` and ``X`` and the window is then rerun with the tracking lane functions.
     ``G`` is stored only at the window's last step (``gl``)."""
-    r, ms, insn, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j],
-                                     S[_NSPK + j], S[_BMAX + j], up)
+    r, ms, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_NSPK + j], S[_BMAX + j], up)
     b1 = S[_B1 + j]
     b2 = S[_B2 + j]
     m = b1 * S[_M + j] + S[_OB1 + j] * G
@@ -376,12 +493,7 @@ def _lane_fast(S, j, tf, x, G, up, bc, gl):
     else:
         den = math.sqrt(v) + S[_FEPS + j]
         xn = x - S[_ES + j] * m / den
-    S[_RMIN + j] = r
-    S[_MSTEP + j] = ms
-    S[_INSP + j] = insn
-    S[_PEAK + j] = pk
-    S[_NSPK + j] = ns
-    S[_BMAX + j] = bm
+    _store_stats(S, j, r, ms, pk, ns, bm)
     S[_M + j] = m
     S[_V + j] = v
     if gl:
@@ -487,25 +599,54 @@ def scan_cells(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0,
                    coupling_n, status, fail_step)
 
 
+#: the block state a fast window changes (saved at its start, for a rerun with failure tracking)
+_NSAVE = 11
+
+
+@njit(inline="always")
+def _save(S, S0):
+    L = LANES
+    for j in range(L):
+        S0[j] = S[_X + j]
+        S0[L + j] = S[_M + j]
+        S0[2 * L + j] = S[_V + j]
+        S0[3 * L + j] = S[_P1 + j]
+        S0[4 * L + j] = S[_P2 + j]
+        S0[5 * L + j] = S[_RMIN + j]
+        S0[6 * L + j] = S[_MSTEP + j]
+        S0[7 * L + j] = S[_PEAK + j]
+        S0[8 * L + j] = S[_NSPK + j]
+        S0[9 * L + j] = S[_BMAX + j]
+        S0[10 * L + j] = S[_GL + j]
+
+
+@njit(inline="always")
+def _restore(S, S0):
+    L = LANES
+    for j in range(L):
+        S[_X + j] = S0[j]
+        S[_M + j] = S0[L + j]
+        S[_V + j] = S0[2 * L + j]
+        S[_P1 + j] = S0[3 * L + j]
+        S[_P2 + j] = S0[4 * L + j]
+        S[_RMIN + j] = S0[5 * L + j]
+        S[_MSTEP + j] = S0[6 * L + j]
+        S[_PEAK + j] = S0[7 * L + j]
+        S[_NSPK + j] = S0[8 * L + j]
+        S[_BMAX + j] = S0[9 * L + j]
+        S[_GL + j] = S0[10 * L + j]
+
+
 @njit(cache=True, error_model="numpy")
 def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, spike_up,
                coupling_start, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
                coupling_n, status, fail_step):
     L = LANES
     S = np.zeros(_NV * L)
-    idx = np.empty(L, np.int64)
-    ex = np.zeros(L, np.int64)
-    ev = np.zeros(L, np.int64)
-    gm = np.zeros(L)
-    ge = np.zeros(L, np.int64)
-    st = np.zeros(L, np.int64)
-    csum = np.zeros(L)
-    cn = np.zeros(L, np.int64)
-    smin = np.full(L, math.inf)
+    I = np.zeros(_NI * L, np.int64)
     for j in range(L):
         c = blk * L + j
         c = c if c < n else n - 1
-        idx[j] = c
         X, M, V, exj, evj = _renorm(k, x0[c], 0.0, 0.0, 0, 0)
         evj = 2 * (k - 1) * exj
         S[_X + j] = X
@@ -523,71 +664,108 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
         S[_FEPS + j] = feps
         S[_WD + j] = wd[c]
         S[_LRD + j] = lrd[c]
-        ex[j] = exj
-        ev[j] = evj
+        S[_EPS + j] = eps[c]
+        S[_ES + j] = lr[c] * sfx
         fm, fe = _frexp(abs(x0[c]))
-        gm[j] = fm
-        ge[j] = fe
+        S[_GM + j] = fm
+        S[_SM + j] = 1.0
+        S[_SMX + j] = math.inf
+        I[_EX + j] = exj
+        I[_EV + j] = evj
+        I[_GE + j] = fe
+        I[_SE + j] = _SE_INF
+        I[_ST + j] = OK
     up = spike_up
     # fast path: adaptive, eta_t = lr (lr_decay = 1) and wd = 0 in every lane of the block
     fast = adaptive
     for j in range(L):
         if S[_LRD + j] != 1.0 or S[_WD + j] != 0.0:
             fast = False
-    S0 = np.empty_like(S)
-    for j in range(L):
-        S[_ES + j] = S[_ETA + j] * S[_SFX + j]
+    S0 = np.empty(_NSAVE * L)
     t0 = 0
     while t0 < steps:
         t1 = min(t0 + BLOCK, steps)
         if fast:
-            S0[:] = S
+            _save(S, S0)
             if bias_correction:
                 _steps_fast_bc(S, t0, t1, k, curv, up)
             else:
                 _steps_fast_nobc(S, t0, t1, k, curv, up)
             failed = False
             for j in range(L):
-                if st[j] == OK and (S[_BMAX + j] >= _HUGE or not (abs(S[_X + j]) < _HUGE)):
+                if I[_ST + j] == OK and (S[_BMAX + j] >= _HUGE or not (abs(S[_X + j]) < _HUGE)):
                     failed = True
             if failed:  # rare: rerun the window with failure tracking (exact first failing step)
-                S[:] = S0
+                _restore(S, S0)
                 _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up)
         else:
             _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up)
-        for j in range(L):
-            (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, FSTEP, exj, evj, gmj, gej, stj, csj, cnj,
-             smj) = _block_end(k, adaptive, t0, t1, coupling_start, S[_B2 + j], eps[idx[j]], S[_X + j], S[_M + j],
-                               S[_V + j], S[_GL + j], S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_BMAX + j],
-                               S[_FSTEP + j], S[_ZF + j], ex[j], ev[j], gm[j], ge[j], st[j], csum[j], cn[j], smin[j])
-            if st[j] == OK:
-                S[_X + j] = X
-                S[_M + j] = M
-                S[_V + j] = V
-                S[_CV + j] = cv
-                S[_SFX + j] = sfx
-                S[_FEPS + j] = feps
-                S[_ES + j] = S[_ETA + j] * sfx
-                S[_RMIN + j] = RMIN
-                S[_PEAK + j] = PEAK
-                S[_BMAX + j] = BMAX
-                S[_FSTEP + j] = FSTEP
-                ex[j] = exj
-                ev[j] = evj
-                gm[j] = gmj
-                ge[j] = gej
-                st[j] = stj
-                csum[j] = csj
-                cn[j] = cnj
-                smin[j] = smj
+        if not _window_end_fast(S, I, k, adaptive, t0, t1, coupling_start):
+            _window_end_general(S, I, blk, n, k, adaptive, t0, t1, coupling_start, steps, up, min_log2x, min_step,
+                                final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step)
         t0 = t1
     for j in range(L):
         c = blk * L + j
         if c >= n:
             break
-        _finish(k, steps, up, S[_X + j], S[_RMIN + j], S[_MSTEP + j], S[_INSP + j], S[_PEAK + j], S[_NSPK + j],
-                S[_FSTEP + j], ex[j], gm[j], ge[j], st[j], csum[j], cn[j], smin[j], c, min_log2x, min_step,
-                final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step)
+        if I[_ST + j] == OK:
+            _finish_lane(S, I, j, c, k, steps, up, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes,
+                         coupling_sum, coupling_n, status, fail_step)
+
+
+@njit(inline="always", error_model="numpy")
+def _finish_lane(S, I, j, c, k, steps, up, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes,
+                 coupling_sum, coupling_n, status, fail_step):
+    _finish(k, steps, up, S[_X + j], S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_NSPK + j], S[_FSTEP + j],
+            I[_EX + j], S[_GM + j], I[_GE + j], I[_ST + j], S[_CSUM + j], I[_CN + j], S[_SM + j], I[_SE + j], c,
+            min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step)
+
+
+@njit(cache=True, error_model="numpy")
+def _window_end_general(S, I, blk, n, k, adaptive, t0, t1, coupling_start, steps, up, min_log2x, min_step,
+                        final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step):
+    """Window end lane by lane with :func:`_block_end` (failures, zeros, subnormals, exponents out of
+    range). A lane that stops here has its outputs written at once and is then kept inert."""
+    L = LANES
+    for j in range(L):
+        if I[_ST + j] != OK:
+            continue
+        (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, FSTEP, exj, evj, gmj, gej, stj, csj, cnj, smj,
+         sej, smxj) = _block_end(k, adaptive, t0, t1, coupling_start, S[_B2 + j], S[_EPS + j], S[_X + j], S[_M + j],
+                           S[_V + j], S[_GL + j], S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_BMAX + j],
+                           S[_FSTEP + j], S[_ZF + j], I[_EX + j], I[_EV + j], S[_GM + j], I[_GE + j], I[_ST + j],
+                           S[_CSUM + j], I[_CN + j], S[_SM + j], I[_SE + j], S[_SMX + j])
+        S[_FSTEP + j] = FSTEP
+        S[_GM + j] = gmj
+        S[_CSUM + j] = csj
+        S[_SM + j] = smj
+        S[_SMX + j] = smxj
+        I[_GE + j] = gej
+        I[_ST + j] = stj
+        I[_CN + j] = cnj
+        I[_SE + j] = sej
+        if stj != OK:
+            c = blk * L + j
+            if c < n:
+                _finish_lane(S, I, j, c, k, steps, up, min_log2x, min_step, final_log2x, sustained_log2x,
+                             n_spikes, coupling_sum, coupling_n, status, fail_step)
+            S[_X + j] = math.nan  # inert from now on
+            S[_M + j] = 0.0
+            S[_V + j] = 1.0
+            S[_PEAK + j] = 0.0
+            continue
+        S[_X + j] = X
+        S[_M + j] = M
+        S[_V + j] = V
+        S[_CV + j] = cv
+        S[_SFX + j] = sfx
+        S[_FEPS + j] = feps
+        S[_ES + j] = S[_ETA + j] * sfx
+        S[_RMIN + j] = RMIN
+        S[_PEAK + j] = PEAK
+        S[_BMAX + j] = BMAX
+        I[_EX + j] = exj
+        I[_EV + j] = evj
 
 
 # ----------------------------------------------------------------------------- scalar reference
@@ -597,7 +775,8 @@ def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd
                          coupling_start, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
                          coupling_n, status, fail_step):
     """Scalar reference of :func:`scan_cells`: one cell at a time, scalar locals, the same
-    shared arithmetic. Exists to prove the lane kernel bit-identical (tests, benchmarks)."""
+    shared arithmetic (:func:`_stats`, the updates, :func:`_block_end`, :func:`_finish`). Exists to
+    prove the lane kernel bit-identical (tests, benchmarks)."""
     n = lr.shape[0]
     up = spike_up
     for c in range(n):
@@ -608,7 +787,6 @@ def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd
         e = lr[c]
         RMIN = abs(X)
         MSTEP = 0.0
-        INSP = 0.0
         PEAK = 0.0
         NSPK = 0.0
         BMAX = 0.0
@@ -625,7 +803,9 @@ def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd
         st = OK
         csum = 0.0
         cn = 0
-        smin = math.inf
+        sm = 1.0
+        se = _SE_INF
+        smx = math.inf
         t0 = 0
         while t0 < steps:
             t1 = min(t0 + BLOCK, steps)
@@ -635,7 +815,7 @@ def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd
                 for _ in range(k - 2):
                     G = G * X
                 G = G * curv
-                RMIN, MSTEP, INSP, PEAK, NSPK, BMAX = _stats(tf, X, RMIN, MSTEP, INSP, PEAK, NSPK, BMAX, up)
+                RMIN, MSTEP, PEAK, NSPK, BMAX = _stats(tf, X, RMIN, MSTEP, PEAK, NSPK, BMAX, up)
                 if adaptive and bias_correction:
                     xn, M, V, den, P1, P2 = _update_adaptive_bc(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX, P1, P2)
                 elif adaptive:
@@ -647,15 +827,15 @@ def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd
                 GL = G
                 X = xn
                 e = e * LRD
-            (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn,
-             smin) = _block_end(k, adaptive, t0, t1, coupling_start, B2, eps[c], X, M, V, GL, RMIN, MSTEP, PEAK, BMAX,
-                                FSTEP, ZF, ex, ev, gm, ge, st, csum, cn, smin)
+            (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm,
+             se, smx) = _block_end(k, adaptive, t0, t1, coupling_start, B2, eps[c], X, M, V, GL, RMIN, MSTEP, PEAK,
+                                   BMAX, FSTEP, ZF, ex, ev, gm, ge, st, csum, cn, sm, se, smx)
             if st != OK:
                 break
             CV = cv
             SFX = sfx
             FEPS = feps
             t0 = t1
-        _finish(k, steps, up, X, RMIN, MSTEP, INSP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, smin, c,
+        _finish(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se, c,
                 min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status,
                 fail_step)
