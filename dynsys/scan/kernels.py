@@ -41,6 +41,14 @@ The gradient power ``X^{k-1}`` is formed in its own passes over the lanes (a run
 inside the lane loop would stop vectorization), except for ``k = 4`` where ``(X X) X`` is
 computed in the lane loop (the same products, about 1.2x faster).
 
+The window's end (exact minimum, sustained level, renormalization, new per-window constants) is
+done for all lanes at once by :func:`_window_end_fast`: branch-free loops, ``frexp`` / ``ldexp``
+on the exponent bits, no per-lane condition on a stored value (LLVM turns ``S[i] = new if c else
+S[i]`` into masked loads and stores, which are slow on AMD processors). A lane with anything
+unusual (a zero, subnormal or non-finite value, an exponent out of range, a failure) sends the
+block through :func:`_window_end_general`, i.e. :func:`_block_end` lane by lane, which is also what
+the scalar reference uses; the fast version gives the same bits whenever it applies.
+
 Three exact shortcuts (each the same floating-point operations as the plain form):
 
 * *fast path* (:func:`_lane_fast`): for adaptive optimizers with ``lr_decay = 1`` and
@@ -61,14 +69,26 @@ Per-cell statistics (outputs)
 * ``final_log2x``: ``log2 |x_steps|`` (``+inf`` after an overflow, ``-inf`` for ``x = 0``);
 * ``sustained_log2x``: ``min`` over the consecutive :data:`BLOCK`-step windows of
   ``log2 max_{t in window} |x_t|``: the lowest level the loss *stays* below for a whole window
-  (an oscillation that touches 0 by chance does not lower it);
+  (an oscillation that touches 0 by chance does not lower it); the minimum is taken exactly on
+  (mantissa, exponent) pairs and its ``log2`` formed once at the end;
 * ``n_spikes``: completed spikes. A spike starts when the loss exceeds ``spike_factor`` times
   its running minimum and is counted when the loss has fallen back by ``spike_factor`` from
-  the spike's peak (in ``|x|`` the factor is ``spike_factor^{1/k}``);
+  the spike's peak (in ``|x|`` the factor is ``spike_factor^{1/k}``); the state is the peak
+  itself (``> 0`` inside a spike, ``0`` outside);
 * ``coupling_sum``, ``coupling_n``: sum and count of ``log2 C_t``, ``C_t = v_t / g_t^2`` (the
   coupling ratio of Appendix E, math.md D13), sampled at the last step of every window that
   ends at or after step ``coupling_start``;
 * ``status`` (codes of :mod:`dynsys.kernels.status`), ``fail_step`` (-1 if none).
+
+Range of one window
+-------------------
+Within a window the units are fixed, so ``|x|`` may grow by at most about ``2^(1023/(2(k-1)))``
+(``2^170`` for ``k = 4``) before ``v = O(g^2)`` overflows in those units. Regime II cells do
+exactly that: after converging to, say, a loss of 1e-478 the loss jumps back to about
+``eta^k`` within a few steps. With ``v = inf`` the update would be 0 and ``x`` would freeze (the
+kernels before 2026-11-23 did that silently); now the cell stops with status 8 (``SCAN_RANGE``,
+at the window's last step), keeps its minimum, and the classifier labels it II (or III without
+an exponential phase before). ``dynsys trajectory`` (log-space coordinates) follows such a cell.
 """
 from __future__ import annotations
 
@@ -77,7 +97,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from dynsys.kernels.status import DIVIDE_BY_ZERO, LOSS_OVERFLOW, OK, STATE_OVERFLOW, ZERO_BY_ZERO
+from dynsys.kernels.status import DIVIDE_BY_ZERO, LOSS_OVERFLOW, OK, SCAN_RANGE, STATE_OVERFLOW, ZERO_BY_ZERO
 
 __all__ = ["LANES", "BLOCK", "scan_cells", "scan_cells_reference", "MAX_LOG2_LOSS", "OUTPUTS"]
 
@@ -89,6 +109,7 @@ BLOCK = 32
 MAX_LOG2_LOSS = 1000
 #: within a window |X| beyond this (relative to the window's scale) is an overflow
 _HUGE = 2.0 ** 500
+_TWO_M1022 = 2.0 ** -1022
 
 #: output arrays of the kernels: name -> dtype
 OUTPUTS = {
@@ -248,6 +269,14 @@ def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, 
         fm, fe = _frexp(RMIN)
         gm = fm
         ge = fe + ex
+    if not (math.isfinite(M) and math.isfinite(V)):
+        # |x| grew by more than about 2^(1023 / (2 (k - 1))) within the window (a giant spike after
+        # a long convergence): v = O(g^2) left float64 in the window's units; with v = inf the
+        # update would be 0 and x would freeze. Stop the cell and report it (last step of the window; its
+        # minimum so far is kept, the window's sustained level and coupling sample are not used).
+        st = SCAN_RANGE
+        FSTEP = float(t1 - 1)
+        return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
     # sustained level: max |x| over the window, kept exactly as (mantissa, exponent)
     if BMAX > 0.0:
         fb, eb = _frexp(BMAX)
@@ -317,16 +346,27 @@ def _window_end_lane(S, I, j, k, adaptive):
     pv, okpv = _pow2(-e2)
     exn = ex + e1
     evn = ev + e2
-    pcv, okcv = _pow2(2 * (k - 1) * exn - evn)
+    # cv = (1 - b2) 2^ncv: below 2^-1022 (v far above g^2, e.g. small beta2) it is subnormal, and
+    # ldexp rounds it once: here an exact multiplication into the normal range (1 - b2 >= 2^-53)
+    # then one rounding multiplication by 2^-1022; below 2^-1991 it rounds to 0
+    ncv = 2 * (k - 1) * exn - evn
+    low = ncv < -1022
+    pcv, okcv = _pow2((ncv + 1022) if low else ncv)
+    cv = (1.0 - S[_B2 + j]) * pcv
+    cv = (cv * _TWO_M1022) if low else cv
+    cv = 0.0 if ncv < -1991 else cv
+    okcv = okcv | (ncv < -1991)
     ns = ((k - 2) * exn - (evn >> 1)) if adaptive else ((k - 2) * exn)
     psfx, oksfx = _pow2(ns)
     peps, okeps = _pow2(-(evn >> 1))
     pr, okr = _pow2(ge - exn)
     ps, okps = _pow2(se - exn)
     pp, okpp = _pow2(-e1)
-    ok = okm & oks & okx & okpm & okv & okpv & okcv & oksfx & okeps & okr & okps & okpp
+    eps = S[_EPS + j]
+    eps0 = eps == 0.0  # then feps = 0 whatever the exponent (ldexp(0, n) = 0)
+    ok = okm & oks & okx & okpm & okv & okpv & okcv & oksfx & (okeps | eps0) & okr & okps & okpp
     ok = ok & (k * exn <= MAX_LOG2_LOSS) & (S[_FSTEP + j] < 0.0)
-    return (ok, fx, S[_M + j] * pm, S[_V + j] * pv, (1.0 - S[_B2 + j]) * pcv, psfx, S[_EPS + j] * peps,
+    return (ok, fx, S[_M + j] * pm, S[_V + j] * pv, cv, psfx, 0.0 if eps0 else eps * peps,
             gm * pr, S[_PEAK + j] * pp, exn, evn, gm, ge, sm, se, sm * ps)
 
 
@@ -390,6 +430,8 @@ def _finish(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csu
         final_log2x[c] = math.log2(a) + ex if a != 0.0 else -math.inf
     elif st == ZERO_BY_ZERO:
         final_log2x[c] = -math.inf
+    elif st == SCAN_RANGE:  # not followed to the end
+        final_log2x[c] = math.nan
     else:
         final_log2x[c] = math.inf
     min_log2x[c] = math.log2(gm) + ge if gm != 0.0 else -math.inf

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from dynsys._validate import check_choice, check_in_range, check_int, check_positive, check_real
-from dynsys.kernels.status import STATUS_REASONS
+from dynsys.kernels.status import SCAN_RANGE, STATUS_REASONS
 from dynsys.scan import kernels as _k
 from dynsys.scan.grid import SWEEPABLE, Axis, check_value, parse_axis
 
@@ -427,7 +427,7 @@ class _Result:
         d["min_step"][sl] = raw["min_step"]
         d["n_spikes"][sl] = raw["n_spikes"]
         d["coupling_ratio"][sl] = coupling
-        d["diverged"][sl] = raw["status"] != 0
+        d["diverged"][sl] = (raw["status"] != 0) & (raw["status"] != SCAN_RANGE)
         d["status"][sl] = raw["status"]
         d["fail_step"][sl] = raw["fail_step"]
         d["regime"][sl] = regime
@@ -454,7 +454,7 @@ class _Result:
                                       "fall back by the same factor)"},
             "coupling_ratio": {"long_name": "log10 geometric mean of v/g^2 over the last "
                                             f"{job.coupling_window:g} of the run (NaN: undefined)", "units": "log10"},
-            "diverged": {"long_name": "run left float64 or met 0/0 (see status)"},
+            "diverged": {"long_name": "run left float64 or met 0/0 (see status; status 8 is not a divergence)"},
             "status": {"long_name": "0 ok; " + "; ".join(f"{c} {r}" for c, r in STATUS_REASONS.items() if c)},
             "fail_step": {"long_name": "step at which the run stopped (-1: none)"},
             "regime": {"long_name": "observed regime", "codes": _codes_text(regimes)},
