@@ -125,31 +125,38 @@ def test_cell_statistics_equal_a_direct_trajectory(b1, b2, steps, regime):
         assert float(cell[key]) == pytest.approx(d[key], rel=1e-9, abs=1e-9), key
 
 
-def test_giant_spike_beyond_the_window_range_is_reported_not_frozen():
-    """b1 = b2 = 6.5/256 (k = 4): Adam converges to a loss near 1e-478, then jumps within a few
+@pytest.mark.parametrize("b, steps, two_cycle", [(6.5 / 256, 1000, True), (0.0225, 1500, False)])
+def test_giant_spike_beyond_the_window_range_is_reported_not_frozen(b, steps, two_cycle):
+    """b1 = b2 = 6.5/256 (k = 4): Adam converges to a loss near 1e-486, then jumps within a few
     steps to the period-2 orbit |x| = lr (1 - b1) / (2 (1 + b1)) (loss near 1e-10): |x| grows by
     2^150+ inside one 32-step window, so v = O(g^2) leaves float64 in the window's units. The scan
     must not freeze x there (v = inf makes the update 0); it stops the cell with status 8
     (SCAN_RANGE), labels it II (a spike after convergence), not diverged, and the minimum before
-    the jump is the trajectory's."""
+    the jump is the trajectory's. b1 = b2 = 0.0225 jumps from a loss near 1e-2059, beyond 2^500 in
+    the window's units (x itself overflows there): also status 8, not a state overflow."""
     from dynsys.kernels.status import SCAN_RANGE
 
-    b = 6.5 / 256
-    steps = 1000
-    d = 2.0 ** -10  # dyadic: the single cell's centre is b exactly
+    d = 2.0 ** -10
     ds = phase_diagram("adam", k=4, x=("beta1", b - d, b + d, 1), y=("beta2", b - d, b + d, 1), lr=LR, steps=steps,
                        progress=False)
     cell = ds.isel(beta1=0, beta2=0)
-    assert float(cell.beta1) == b and float(cell.beta2) == b
-    tr = simulate.trajectory(O.adam(LR, b, b, eps=0.0, bias_correction=False), J.power(4), 1.0, steps)
+    b1, b2 = float(cell.beta1), float(cell.beta2)
+    assert abs(b1 - b) < 1e-15 and abs(b2 - b) < 1e-15
+    tr = simulate.trajectory(O.adam(LR, b1, b2, eps=0.0, bias_correction=False), J.power(4), 1.0, steps)
     ll = tr.log10_loss.values
     rise = np.diff(ll)
     jump = int(np.argmax(np.isfinite(rise) & (rise > 100)))  # the giant spike: > 100 decades in one step
-    assert rise[jump] > 100 and ll[-1] == pytest.approx(np.log10((LR * (1 - b) / (2 * (1 + b))) ** 4 / 4))
+    assert rise[jump] > 100 and not tr.attrs["diverged"]
+    if two_cycle:
+        assert ll[-1] == pytest.approx(np.log10((LR * (1 - b) / (2 * (1 + b))) ** 4 / 4))
     assert int(cell.status) == SCAN_RANGE
     assert int(cell.regime) == R.SPIKING and not bool(cell.diverged)
-    assert jump <= int(cell.fail_step) < jump + BLOCK  # reported at the end of the window holding the jump
-    assert float(cell.min_loss) == pytest.approx(ll[: jump + 1].min(), rel=1e-9)
+    assert jump <= int(cell.fail_step) < jump + BLOCK  # reported in the window holding the jump
+    assert int(cell.min_step) == int(np.argmin(ll[: jump + 1]))
+    # on b1 = b2 the fixed point is marginal (|det J| = 1): rounding differences between the scan's
+    # scaled coordinates and the trajectory's log space do not decay; after 400 steps they are
+    # below 1e-9, after 1350 steps a few percent in |x|
+    assert float(cell.min_loss) == pytest.approx(ll[: jump + 1].min(), rel=1e-9 if two_cycle else 1e-4)
     assert np.isnan(float(cell.final_loss))  # not followed to the end
 
 

@@ -20,6 +20,7 @@ STATUS_REASONS = {
     LR_INVALID: "learning rate lr * lr_decay**t left float64 (overflow or underflow to 0)",
     UNDERFLOW: "underflow: the loss or gradient of x^k/k underflowed to 0 while x != 0 (use log_space=True)",
     SCAN_RANGE: "phase scan stopped following the cell: |x| grew by more than about 2^(1023/(2(k-1))) within one "
-                "32-step window (a giant loss spike, usually after a long convergence), so v left float64 in the "
-                "window's units; not a divergence (rerun the cell with dynsys trajectory)",
+                "32-step window (a giant loss spike, usually after a long convergence), so v, g or x left float64 "
+                "in the window's units while the loss itself did not; not a divergence (follow the cell with "
+                "dynsys trajectory)",
 }

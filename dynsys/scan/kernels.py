@@ -88,7 +88,10 @@ exactly that: after converging to, say, a loss of 1e-478 the loss jumps back to 
 ``eta^k`` within a few steps. With ``v = inf`` the update would be 0 and ``x`` would freeze (the
 kernels before 2026-11-23 did that silently); now the cell stops with status 8 (``SCAN_RANGE``,
 at the window's last step), keeps its minimum, and the classifier labels it II (or III without
-an exponential phase before). ``dynsys trajectory`` (log-space coordinates) follows such a cell.
+an exponential phase before). A larger jump (``|x| >= 2^500`` or ``g`` overflowing in the window's
+units) used to be reported as a state overflow (diverged) even when the loss itself was far
+below 1e301; it is now status 8 too, and a state overflow only when the loss at ``|x| = 2^500``
+would exceed ``2^MAX_LOG2_LOSS``. ``dynsys trajectory`` (log-space coordinates) follows such a cell.
 """
 from __future__ import annotations
 
@@ -108,7 +111,8 @@ BLOCK = 32
 #: a run whose loss exceeds about 2^MAX_LOG2_LOSS (1e301) is reported as diverged
 MAX_LOG2_LOSS = 1000
 #: within a window |X| beyond this (relative to the window's scale) is an overflow
-_HUGE = 2.0 ** 500
+_LOG2_HUGE = 500
+_HUGE = 2.0 ** _LOG2_HUGE
 _TWO_M1022 = 2.0 ** -1022
 
 #: output arrays of the kernels: name -> dtype
@@ -256,19 +260,24 @@ def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, 
     at 0 and inf, recomputed from the exact pair at each renormalization)."""
     if st != OK:
         return X, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
+    # a new minimum found in this window becomes the exact global minimum gm 2^ge (also in
+    # a window where the run fails: the steps before the failure count)
+    if MSTEP >= float(t0) and (t0 > 0 or MSTEP > 0.0):
+        fm, fe = _frexp(RMIN)
+        gm = fm
+        ge = fe + ex
     if FSTEP >= 0.0:
         if ZF == 1.0:
             st = ZERO_BY_ZERO
         elif ZF == 2.0:
             st = DIVIDE_BY_ZERO
+        elif k * (ex + _LOG2_HUGE) >= MAX_LOG2_LOSS:
+            st = STATE_OVERFLOW  # |x| >= 2^500 in the window's units: the loss is beyond float64
         else:
-            st = STATE_OVERFLOW
+            # |x| (or g = x^{k-1}) left the window's range while the loss itself is still far from
+            # overflowing (the window's units are tiny): a giant spike, not a divergence
+            st = SCAN_RANGE
         return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
-    # a new minimum found in this window becomes the exact global minimum gm 2^ge
-    if MSTEP >= float(t0) and (t0 > 0 or MSTEP > 0.0):
-        fm, fe = _frexp(RMIN)
-        gm = fm
-        ge = fe + ex
     if not (math.isfinite(M) and math.isfinite(V)):
         # |x| grew by more than about 2^(1023 / (2 (k - 1))) within the window (a giant spike after
         # a long convergence): v = O(g^2) left float64 in the window's units; with v = inf the
@@ -513,13 +522,14 @@ def _lane_plain(S, j, tf, x, G, up):
 
 
 @njit(inline="always")
-def _lane_fast(S, j, tf, x, G, up, bc, gl):
+def _lane_fast(S, j, tf, x, G, up, bc, gl, noeps):
     """One adaptive step of lane ``j`` for ``lr_decay = 1``, ``wd = 0`` (``eta_t = lr``) *without*
     failure tracking: ``x (1 - eta wd) = x`` and ``eta sfx = ES`` (set at the window start) exactly,
     so the update is the one of :func:`_lane_adaptive(_bc)` bit for bit. A failure (``|x| >= _HUGE``,
     inf, NaN; a zero denominator makes x non-finite in the same step) is detected at the window's
     end from ``BMAX`` and ``X`` and the window is then rerun with the tracking lane functions.
-    ``G`` is stored only at the window's last step (``gl``)."""
+    ``G`` is stored only at the window's last step (``gl``). ``noeps`` (``eps = 0`` in every lane of
+    the block): ``den = sqrt(.)`` without adding ``feps = 0`` (the same value: ``v >= +0``, never -0)."""
     r, ms, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_NSPK + j], S[_BMAX + j], up)
     b1 = S[_B1 + j]
     b2 = S[_B2 + j]
@@ -530,10 +540,12 @@ def _lane_fast(S, j, tf, x, G, up, bc, gl):
         p2 = S[_P2 + j] * b2
         S[_P1 + j] = p1
         S[_P2 + j] = p2
-        den = math.sqrt(v / (1.0 - p2)) + S[_FEPS + j]
+        den = math.sqrt(v / (1.0 - p2))
+        den = den if noeps else den + S[_FEPS + j]
         xn = x - S[_ES + j] * (m / (1.0 - p1)) / den
     else:
-        den = math.sqrt(v) + S[_FEPS + j]
+        den = math.sqrt(v)
+        den = den if noeps else den + S[_FEPS + j]
         xn = x - S[_ES + j] * m / den
     _store_stats(S, j, r, ms, pk, ns, bm)
     S[_M + j] = m
@@ -544,7 +556,7 @@ def _lane_fast(S, j, tf, x, G, up, bc, gl):
 
 
 @njit(inline="always")
-def _steps_fast(S, t0, t1, k, curv, up, bc):
+def _steps_fast(S, t0, t1, k, curv, up, bc, unit, noeps):
     """Steps ``t0 .. t1-1`` of a block on the fast path (:func:`_lane_fast`)."""
     L = LANES
     for t in range(t0, t1):
@@ -554,11 +566,13 @@ def _steps_fast(S, t0, t1, k, curv, up, bc):
             if last:
                 for j in range(L):
                     x = S[_X + j]
-                    _lane_fast(S, j, tf, x, ((x * x) * x) * curv, up, bc, True)
+                    G = (x * x) * x
+                    _lane_fast(S, j, tf, x, G if unit else G * curv, up, bc, True, noeps)
             else:
                 for j in range(L):
                     x = S[_X + j]
-                    _lane_fast(S, j, tf, x, ((x * x) * x) * curv, up, bc, False)
+                    G = (x * x) * x
+                    _lane_fast(S, j, tf, x, G if unit else G * curv, up, bc, False, noeps)
         else:
             for j in range(L):
                 S[_GP + j] = S[_X + j]
@@ -567,10 +581,10 @@ def _steps_fast(S, t0, t1, k, curv, up, bc):
                     S[_GP + j] = S[_GP + j] * S[_X + j]
             if last:
                 for j in range(L):
-                    _lane_fast(S, j, tf, S[_X + j], S[_GP + j] * curv, up, bc, True)
+                    _lane_fast(S, j, tf, S[_X + j], S[_GP + j] * curv, up, bc, True, noeps)
             else:
                 for j in range(L):
-                    _lane_fast(S, j, tf, S[_X + j], S[_GP + j] * curv, up, bc, False)
+                    _lane_fast(S, j, tf, S[_X + j], S[_GP + j] * curv, up, bc, False, noeps)
 
 
 @njit(cache=True, error_model="numpy")
@@ -610,14 +624,70 @@ def _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up):
                     _lane_plain(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
 
 
+# compiled variants of the fast window (literal flags: bias correction, curvature 1, eps 0):
+# ``G * 1.0`` and ``sqrt(.) + 0.0`` are the same values, so these are exact shortcuts
 @njit(cache=True, error_model="numpy")
-def _steps_fast_nobc(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, False)
+def _fast_nobc(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, False, False, False)
 
 
 @njit(cache=True, error_model="numpy")
-def _steps_fast_bc(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, True)
+def _fast_nobc_unit(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, False, True, False)
+
+
+@njit(cache=True, error_model="numpy")
+def _fast_nobc_noeps(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, False, False, True)
+
+
+@njit(cache=True, error_model="numpy")
+def _fast_nobc_unit_noeps(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, False, True, True)
+
+
+@njit(cache=True, error_model="numpy")
+def _fast_bc(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, True, False, False)
+
+
+@njit(cache=True, error_model="numpy")
+def _fast_bc_unit(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, True, True, False)
+
+
+@njit(cache=True, error_model="numpy")
+def _fast_bc_noeps(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, True, False, True)
+
+
+@njit(cache=True, error_model="numpy")
+def _fast_bc_unit_noeps(S, t0, t1, k, curv, up):
+    _steps_fast(S, t0, t1, k, curv, up, True, True, True)
+
+
+@njit(inline="always", error_model="numpy")
+def _steps_fast_variant(S, t0, t1, k, curv, up, bc, unit, noeps):
+    """Steps ``t0 .. t1-1`` on the fast path, in the compiled variant for these flags."""
+    if bc:
+        if unit:
+            if noeps:
+                _fast_bc_unit_noeps(S, t0, t1, k, curv, up)
+            else:
+                _fast_bc_unit(S, t0, t1, k, curv, up)
+        elif noeps:
+            _fast_bc_noeps(S, t0, t1, k, curv, up)
+        else:
+            _fast_bc(S, t0, t1, k, curv, up)
+    elif unit:
+        if noeps:
+            _fast_nobc_unit_noeps(S, t0, t1, k, curv, up)
+        else:
+            _fast_nobc_unit(S, t0, t1, k, curv, up)
+    elif noeps:
+        _fast_nobc_noeps(S, t0, t1, k, curv, up)
+    else:
+        _fast_nobc(S, t0, t1, k, curv, up)
 
 
 # ----------------------------------------------------------------------------- lane kernel
@@ -723,16 +793,18 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
     for j in range(L):
         if S[_LRD + j] != 1.0 or S[_WD + j] != 0.0:
             fast = False
+    unit = curv == 1.0
+    noeps = True
+    for j in range(L):
+        if S[_EPS + j] != 0.0:
+            noeps = False
     S0 = np.empty(_NSAVE * L)
     t0 = 0
     while t0 < steps:
         t1 = min(t0 + BLOCK, steps)
         if fast:
             _save(S, S0)
-            if bias_correction:
-                _steps_fast_bc(S, t0, t1, k, curv, up)
-            else:
-                _steps_fast_nobc(S, t0, t1, k, curv, up)
+            _steps_fast_variant(S, t0, t1, k, curv, up, bias_correction, unit, noeps)
             failed = False
             for j in range(L):
                 if I[_ST + j] == OK and (S[_BMAX + j] >= _HUGE or not (abs(S[_X + j]) < _HUGE)):
