@@ -41,8 +41,10 @@ def compute(quick: bool = False) -> dict:
         agreement=float(ds.attrs["agreement"]),
         predicted_I_observed_I=float(observed_I[predicted_I].mean()),
         observed_I_predicted_I=float(predicted_I[observed_I].mean()) if observed_I.any() else np.nan,
-        median_final_loss_predicted_I=float(np.median(ds["final_loss"].values[predicted_I])),
-        median_final_loss_other=float(np.median(ds["final_loss"].values[~predicted_I])),
+        # NaN: cells the scanner stopped following (status 8, a spike beyond one window's range)
+        median_final_loss_predicted_I=float(np.nanmedian(ds["final_loss"].values[predicted_I])),
+        median_final_loss_other=float(np.nanmedian(ds["final_loss"].values[~predicted_I])),
+        scan_range_cells=int(np.sum(ds["status"].values == 8)),
     )
     if radius_scan is not None:
         numbers["radius_vs_predicted_I"] = float(np.mean((radius_scan < 1) == predicted_I))

@@ -45,7 +45,9 @@ def compute(quick: bool = False) -> dict:
             cells=int(sel.sum()),
             agreement=float(np.mean(obs[sel] == code)) if sel.any() else np.nan,
             median_min_loss=float(np.median(minl[sel])) if sel.any() else np.nan,
-            median_final_loss=float(np.median(finl[sel])) if sel.any() else np.nan,
+            # final loss NaN: the scanner stopped following the cell (status 8, a giant spike)
+            median_final_loss=float(np.nanmedian(finl[sel])) if sel.any() else np.nan,
+            scan_range_cells=int(np.sum(ds["status"].values[sel] == 8)),
             median_coupling=float(np.nanmedian(cr[sel])) if sel.any() else np.nan,
         )
     return dict(ds=ds, numbers=numbers, quick=quick, steps=steps)
