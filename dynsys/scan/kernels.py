@@ -49,7 +49,7 @@ unusual (a zero, subnormal or non-finite value, an exponent out of range, a fail
 block through :func:`_window_end_general`, i.e. :func:`_block_end` lane by lane, which is also what
 the scalar reference uses; the fast version gives the same bits whenever it applies.
 
-Three exact shortcuts (each the same floating-point operations as the plain form):
+Exact shortcuts (each gives the same floating-point values as the plain form):
 
 * *fast path* (:func:`_lane_fast`): for adaptive optimizers with ``lr_decay = 1`` and
   ``wd = 0`` in every lane of a block, ``eta_t = lr`` and ``x (1 - eta wd) = x`` exactly, so the
@@ -60,7 +60,9 @@ Three exact shortcuts (each the same floating-point operations as the plain form
 * ``G`` is stored only at a window's last step (only the coupling sample reads it);
 * :func:`_frexp` / :func:`_ldexp` read and build the exponent bits of normal numbers instead
   of calling the C library (``x * 2^n`` with an exact power is one IEEE rounding, the same as
-  ``ldexp``); zero, subnormal, inf, NaN and out-of-range exponents take the library call.
+  ``ldexp``); zero, subnormal, inf, NaN and out-of-range exponents take the library call;
+* compiled variants of the fast window (:func:`_steps_fast_variant`) for curvature 1 and for
+  ``eps = 0`` in a whole block skip ``G * 1.0`` and ``sqrt(v) + 0.0`` (``v >= +0``, never -0).
 
 Per-cell statistics (outputs)
 -----------------------------
