@@ -100,7 +100,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import literally, njit, prange
 
 from dynsys.kernels.status import DIVIDE_BY_ZERO, LOSS_OVERFLOW, OK, SCAN_RANGE, STATE_OVERFLOW, ZERO_BY_ZERO
 
@@ -626,70 +626,39 @@ def _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up):
                     _lane_plain(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
 
 
-# compiled variants of the fast window (literal flags: bias correction, curvature 1, eps 0):
-# ``G * 1.0`` and ``sqrt(.) + 0.0`` are the same values, so these are exact shortcuts
 @njit(cache=True, error_model="numpy")
-def _fast_nobc(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, False, False, False)
-
-
-@njit(cache=True, error_model="numpy")
-def _fast_nobc_unit(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, False, True, False)
-
-
-@njit(cache=True, error_model="numpy")
-def _fast_nobc_noeps(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, False, False, True)
-
-
-@njit(cache=True, error_model="numpy")
-def _fast_nobc_unit_noeps(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, False, True, True)
-
-
-@njit(cache=True, error_model="numpy")
-def _fast_bc(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, True, False, False)
-
-
-@njit(cache=True, error_model="numpy")
-def _fast_bc_unit(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, True, True, False)
-
-
-@njit(cache=True, error_model="numpy")
-def _fast_bc_noeps(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, True, False, True)
-
-
-@njit(cache=True, error_model="numpy")
-def _fast_bc_unit_noeps(S, t0, t1, k, curv, up):
-    _steps_fast(S, t0, t1, k, curv, up, True, True, True)
+def _fast_window(S, t0, t1, k, curv, up, bc, unit, noeps):
+    """Steps ``t0 .. t1-1`` on the fast path. The flags (bias correction, curvature 1, eps = 0) are
+    made compile-time constants (``numba.literally``): one compiled loop per flag set, without the
+    branches. ``G * 1.0`` and ``sqrt(.) + 0.0`` are the same values, so those are exact shortcuts."""
+    literally(bc)
+    literally(unit)
+    literally(noeps)
+    _steps_fast(S, t0, t1, k, curv, up, bc, unit, noeps)
 
 
 @njit(inline="always", error_model="numpy")
 def _steps_fast_variant(S, t0, t1, k, curv, up, bc, unit, noeps):
-    """Steps ``t0 .. t1-1`` on the fast path, in the compiled variant for these flags."""
+    """:func:`_fast_window` with the runtime flags turned into literal arguments."""
     if bc:
         if unit:
             if noeps:
-                _fast_bc_unit_noeps(S, t0, t1, k, curv, up)
+                _fast_window(S, t0, t1, k, curv, up, True, True, True)
             else:
-                _fast_bc_unit(S, t0, t1, k, curv, up)
+                _fast_window(S, t0, t1, k, curv, up, True, True, False)
         elif noeps:
-            _fast_bc_noeps(S, t0, t1, k, curv, up)
+            _fast_window(S, t0, t1, k, curv, up, True, False, True)
         else:
-            _fast_bc(S, t0, t1, k, curv, up)
+            _fast_window(S, t0, t1, k, curv, up, True, False, False)
     elif unit:
         if noeps:
-            _fast_nobc_unit_noeps(S, t0, t1, k, curv, up)
+            _fast_window(S, t0, t1, k, curv, up, False, True, True)
         else:
-            _fast_nobc_unit(S, t0, t1, k, curv, up)
+            _fast_window(S, t0, t1, k, curv, up, False, True, False)
     elif noeps:
-        _fast_nobc_noeps(S, t0, t1, k, curv, up)
+        _fast_window(S, t0, t1, k, curv, up, False, False, True)
     else:
-        _fast_nobc(S, t0, t1, k, curv, up)
+        _fast_window(S, t0, t1, k, curv, up, False, False, False)
 
 
 # ----------------------------------------------------------------------------- lane kernel
