@@ -3,7 +3,7 @@
 1. **Phase scan**: Adam (eps = 0, no bias correction, lr = 0.01) on x^4/4 over a beta1 x beta2
    grid with every per-cell statistic of ``dynsys.scan.phase_diagram`` (running min and its
    step, spike state machine, sustained window level, coupling ratio v/g^2, failure flags,
-   exact power-of-two renormalization every 32 steps):
+   exact power-of-two renormalization at a window end when a cell's units have drifted far):
 
    * ``dynsys.scan.kernels.scan_cells`` (lane kernel, 32 cells per inner loop; this scan takes its
      fast path: ``lr_decay = 1``, ``wd = 0``) on 1 thread and on all threads (``numba.set_num_threads``);
@@ -77,11 +77,19 @@ def kernel_scan(b1, b2, steps, *, reference=False):
     return out
 
 
+def _log2_scaled(y, e):
+    """``log2 |y| + e`` from the normalized parts (as ``dynsys.scan.kernels._log2_scaled``)."""
+    m, n = np.frexp(np.abs(y))
+    return np.log2(m) + (n + e)
+
+
 def numpy_scan(b1, b2, steps):
     """The same scan (Adam, eps = 0, no bias correction, x0 = 1 on x^4/4) in NumPy, in place.
 
-    The per-step arithmetic, the statistics and the renormalization are those of
-    ``dynsys.scan.kernels`` (same formulas, same order of operations), over all cells at once.
+    The per-step arithmetic, the statistics and the renormalization rule are those of
+    ``dynsys.scan.kernels`` (same formulas, same order of operations), over all cells at once
+    (the renormalization itself is done for every cell at every window end: powers of two 1
+    where the units stay).
     """
     k, n = KEXP, b1.size
     up = 100.0 ** (1.0 / k)
@@ -95,6 +103,7 @@ def numpy_scan(b1, b2, steps):
     FSTEP, GL = np.full(n, -1.0), np.zeros(n)
     gm, ge = np.full(n, 0.5), np.ones(n, np.int64)
     sm, se, csum, cn = np.ones(n), np.full(n, K._SE_INF, np.int64), np.zeros(n), np.zeros(n, np.int64)
+    band = K._RENORM_G // (k - 1)
     G, a, t1b, t2b, xn, den = (np.empty(n) for _ in range(6))
     b_nm, b_st, b_in, b_end = (np.empty(n, bool) for _ in range(4))
     e = LR
@@ -155,17 +164,20 @@ def numpy_scan(b1, b2, steps):
         if t1 >= cstart:
             ok = (GL != 0.0) & (V > 0.0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                csum += np.where(ok, np.log2(V) + ev - 2.0 * (np.log2(np.abs(GL)) + (k - 1) * ex), 0.0)
+                csum += np.where(ok, _log2_scaled(V, ev) - 2.0 * _log2_scaled(GL, (k - 1) * ex), 0.0)
             cn += ok
         exo = ex
         fx = (X != 0.0) & np.isfinite(X)
         e1 = np.where(fx, np.frexp(X)[1], 0)
-        X = np.ldexp(X, -e1)
-        M = np.ldexp(M, -(k - 1) * e1)
-        ex = ex + e1
         fv = (V != 0.0) & np.isfinite(V)
         e2 = np.where(fv, np.frexp(V)[1], 0)
         e2 -= e2 & 1
+        due = (e1 < -band) | (e1 > band) | (e2 < -K._RENORM_V) | (e2 > K._RENORM_V)  # units renewed?
+        e1 = np.where(due, e1, 0)
+        e2 = np.where(due, e2, 0)
+        X = np.ldexp(X, -e1)
+        M = np.ldexp(M, -(k - 1) * e1)
+        ex = ex + e1
         V = np.ldexp(V, -e2)
         ev = ev + e2
         cv = np.ldexp(omb2, 2 * (k - 1) * ex - ev)
@@ -184,7 +196,7 @@ def numpy_scan(b1, b2, steps):
     NSPK = NSPK + ((PEAK > 0.0) & (a * up < np.maximum(PEAK, a)))
     with np.errstate(divide="ignore"):
         return {"min_log2x": np.log2(gm) + ge, "min_step": MSTEP.astype(np.int64),
-                "final_log2x": np.where(a != 0.0, np.log2(a) + ex, -np.inf), "sustained_log2x": np.log2(sm) + se,
+                "final_log2x": np.where(a != 0.0, np.log2(fm) + (fe + ex), -np.inf), "sustained_log2x": np.log2(sm) + se,
                 "n_spikes": NSPK.astype(np.int64), "coupling_sum": csum, "coupling_n": cn}
 
 
