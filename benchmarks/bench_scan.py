@@ -3,7 +3,7 @@
 1. **Phase scan**: Adam (eps = 0, no bias correction, lr = 0.01) on x^4/4 over a beta1 x beta2
    grid with every per-cell statistic of ``dynsys.scan.phase_diagram`` (running min and its
    step, spike state machine, sustained window level, coupling ratio v/g^2, failure flags,
-   exact power-of-two renormalization at a window end when a cell's units have drifted far):
+   exact power-of-two renormalization at a span end when a cell's units have drifted far):
 
    * ``dynsys.scan.kernels.scan_cells`` (lane kernel, 32 cells per inner loop; this scan takes its
      fast path: ``lr_decay = 1``, ``wd = 0``) on 1 thread and on all threads (``numba.set_num_threads``);
@@ -83,12 +83,20 @@ def _log2_scaled(y, e):
     return np.log2(m) + (n + e)
 
 
+def _coupling(csum, cn, V, GL, ex, ev, k):
+    """Add the coupling samples log2(v / g^2) at a window's last step (in place)."""
+    ok = (GL != 0.0) & (V > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        csum += np.where(ok, _log2_scaled(V, ev) - 2.0 * _log2_scaled(GL, (k - 1) * ex), 0.0)
+    cn += ok
+
+
 def numpy_scan(b1, b2, steps):
     """The same scan (Adam, eps = 0, no bias correction, x0 = 1 on x^4/4) in NumPy, in place.
 
     The per-step arithmetic, the statistics and the renormalization rule are those of
     ``dynsys.scan.kernels`` (same formulas, same order of operations), over all cells at once
-    (the renormalization itself is done for every cell at every window end: powers of two 1
+    (the renormalization itself is done for every cell at every span end: powers of two 1
     where the units stay).
     """
     k, n = KEXP, b1.size
@@ -100,6 +108,7 @@ def numpy_scan(b1, b2, steps):
     ob1, omb2 = 1.0 - b1, 1.0 - b2
     cv, sfx = np.ldexp(omb2, 2 * (k - 1) * ex - ev), np.ldexp(1.0, (k - 2) * ex - ev // 2)
     RMIN, MSTEP, PEAK, NSPK, BMAX = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    BMIN = np.full(n, np.inf)  # min of the maxima of the span's earlier windows
     FSTEP, GL = np.full(n, -1.0), np.zeros(n)
     gm, ge = np.full(n, 0.5), np.ones(n, np.int64)
     sm, se, csum, cn = np.ones(n), np.full(n, K._SE_INF, np.int64), np.zeros(n), np.zeros(n, np.int64)
@@ -109,7 +118,7 @@ def numpy_scan(b1, b2, steps):
     e = LR
     t0 = 0
     while t0 < steps:
-        t1 = min(t0 + K.BLOCK, steps)
+        t1 = min(t0 + K.SPAN, steps)
         for t in range(t0, t1):
             tf = float(t)
             np.multiply(X, X, out=G)
@@ -151,21 +160,23 @@ def numpy_scan(b1, b2, steps):
             np.copyto(FSTEP, tf, where=b_nm)
             np.copyto(GL, G)
             np.copyto(X, xn)
+            if (t + 1 - t0) % K.BLOCK == 0 and t + 1 < t1:  # a window ends inside the span
+                np.minimum(BMIN, BMAX, out=BMIN)
+                if t + 1 >= cstart:
+                    _coupling(csum, cn, V, GL, ex, ev, k)
+                BMAX[:] = 0.0
         # block end (no cell of this scan fails; failures are flagged and checked below)
         newmin = (MSTEP >= float(t0)) & ((t0 > 0) | (MSTEP > 0.0))
         fm, fe = np.frexp(RMIN)
         gm = np.where(newmin, fm, gm)
         ge = np.where(newmin, fe + ex, ge)
-        fb, eb = np.frexp(BMAX)  # sustained level, exactly (no zero window max in this scan)
+        fb, eb = np.frexp(np.minimum(BMAX, BMIN))  # sustained level, exactly (no zero window max in this scan)
         eb = eb + ex
         low = (eb < se) | ((eb == se) & (fb < sm))
         sm = np.where(low, fb, sm)
         se = np.where(low, eb, se)
         if t1 >= cstart:
-            ok = (GL != 0.0) & (V > 0.0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                csum += np.where(ok, _log2_scaled(V, ev) - 2.0 * _log2_scaled(GL, (k - 1) * ex), 0.0)
-            cn += ok
+            _coupling(csum, cn, V, GL, ex, ev, k)
         exo = ex
         fx = (X != 0.0) & np.isfinite(X)
         e1 = np.where(fx, np.frexp(X)[1], 0)
@@ -185,6 +196,7 @@ def numpy_scan(b1, b2, steps):
         RMIN = np.ldexp(gm, ge - ex)
         PEAK = np.ldexp(PEAK, exo - ex)
         BMAX[:] = 0.0
+        BMIN[:] = np.inf
         t0 = t1
     assert np.all(FSTEP < 0.0), "a cell failed: the NumPy port handles only successful runs"
     a = np.abs(X)

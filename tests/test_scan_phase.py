@@ -11,7 +11,7 @@ from dynsys import optimizers as O
 from dynsys import regimes as R
 from dynsys import simulate
 from dynsys.scan import phase_diagram
-from dynsys.scan.kernels import BLOCK
+from dynsys.scan.kernels import BLOCK, SPAN
 
 VARS = ("min_loss", "final_loss", "n_spikes", "coupling_ratio", "diverged", "regime", "predicted_regime")
 LR = 0.01
@@ -151,7 +151,7 @@ def test_giant_spike_beyond_the_window_range_is_reported_not_frozen(b, steps, tw
         assert ll[-1] == pytest.approx(np.log10((LR * (1 - b) / (2 * (1 + b))) ** 4 / 4))
     assert int(cell.status) == SCAN_RANGE
     assert int(cell.regime) == R.SPIKING and not bool(cell.diverged)
-    assert jump <= int(cell.fail_step) < jump + BLOCK  # reported in the window holding the jump
+    assert jump <= int(cell.fail_step) < jump + SPAN  # reported at the last step of the span holding the jump
     assert int(cell.min_step) == int(np.argmin(ll[: jump + 1]))
     # on b1 = b2 the fixed point is marginal (|det J| = 1): rounding differences between the scan's
     # scaled coordinates and the trajectory's log space do not decay; after 400 steps they are
@@ -211,6 +211,44 @@ def test_lane_kernel_bit_identical_with_failures_in_fast_blocks():
     reasons = set(np.unique(a.status.values))
     assert len(reasons) >= 3, reasons  # ok plus at least two kinds of failure
     assert a.diverged.values.any() and not a.diverged.values.all()
+
+
+def test_statistics_of_windows_finished_before_a_failure_inside_a_span():
+    """Adam with b1 = b2 = 0, eps = 0 takes the exact sign step x <- x - lr sign(x); from
+    x0 = n lr (lr a power of two) it reaches x = 0 exactly at step n and the next update is 0/0.
+    The units are checked every SPAN = 64 steps, the window statistics every BLOCK = 32: a cell
+    failing in either window of a span must keep exactly the windows it finished: sustained level
+    = max |x| of its last finished window, x0 - 32 (W - 1) lr with W = n // 32 (infinite if none),
+    and one coupling sample v/g^2 = 1 per finished window end at or after the coupling start."""
+    from dynsys.kernels.status import ZERO_BY_ZERO
+
+    assert SPAN == 2 * BLOCK == 64
+    steps = 120
+    # cell centres x0 = 0.625 i (i = 1..5), lr = 1/32, 1/16 (exact binary fractions)
+    kw = dict(k=4, x="x0:0.3125:3.4375:5", y="lr:0.015625:0.078125:2", beta1=0.0, beta2=0.0, eps=0.0, steps=steps,
+              coupling_window=0.75, progress=False)  # coupling start 30: every window end is sampled
+    a = phase_diagram("adam", **kw)
+    b = phase_diagram("adam", reference=True, **kw)
+    for v in a.data_vars:
+        np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+    seen_windows = set()
+    for iy, lr in enumerate(a.lr.values):
+        for ix, x0 in enumerate(a.x0.values):
+            cell = a.isel(lr=iy, x0=ix)
+            n = int(round(x0 / lr))  # 10 .. 100: failures in the first and in the second window of a span
+            assert n * lr == x0
+            assert int(cell.status) == ZERO_BY_ZERO and int(cell.fail_step) == n and bool(cell.diverged)
+            assert int(cell.min_step) == n  # x_n = 0 exactly
+            w = n // BLOCK  # windows finished before the failing one
+            seen_windows.add((n % SPAN) // BLOCK)
+            if w == 0:
+                assert float(cell.sustained_loss) == np.inf
+                assert np.isnan(float(cell.coupling_ratio))
+            else:
+                level = x0 - BLOCK * (w - 1) * lr
+                assert float(cell.sustained_loss) == pytest.approx(np.log10(level ** 4 / 4), abs=1e-12)
+                assert float(cell.coupling_ratio) == 0.0  # log10 of the geometric mean of v/g^2 = 1
+    assert seen_windows == {0, 1}
 
 
 def test_chunk_size_does_not_change_the_cells():

@@ -17,8 +17,8 @@ With ``eps = 0`` Adam converges linearly on ``x^k`` (math.md D5), so after 10^4-
 ``x``, ``g`` and ``v`` are far below 1e-308. Each cell therefore carries
 ``x = X 2^ex``, ``m = M 2^{(k-1) ex}``, ``v = V 2^ev`` with integer exponents ``ex, ev``
 (``ev`` even) and mantissas ``X, M, V`` renormalized by exact power-of-two scaling
-(``frexp``/``ldexp``: ``X`` to [1/2, 1), ``V`` to [1/4, 1)) at the end of a :data:`BLOCK`-step
-window whenever they have drifted far from 1: ``|G| = |X|^{k-1}`` beyond ``2^(+-48)`` or ``V``
+(``frexp``/``ldexp``: ``X`` to [1/2, 1), ``V`` to [1/4, 1)) at the end of a :data:`SPAN`-step
+span (two :data:`BLOCK`-step windows) whenever they have drifted far from 1: ``|G| = |X|^{k-1}`` beyond ``2^(+-48)`` or ``V``
 beyond ``2^(+-96)`` (:func:`_renorm_due`; the rule is per cell, so both kernels renew the same
 cell's units at the same steps). In those units one step reads::
 
@@ -33,9 +33,13 @@ and ``log10 loss = log10(c/k) + k log10|x|`` stays exact far below 1e-308. For t
 reason the statistics do not depend on *when* the units are renewed (as long as nothing
 underflows or overflows in between); logarithms are formed from normalized parts
 (:func:`_log2_scaled`) so that they do not either. Renewing the units only when needed (instead
-of at every window end, as before 2026-11-23) leaves most window ends with nothing to do but the
+of at every window end, as before 2026-11-23) leaves most span ends with nothing to do but the
 exact minimum and the sustained level (:func:`_window_end_cheap`): the whole scan is about 12 %
-faster, with the same outputs bit for bit except ``coupling_sum`` in the last bit.
+faster, with the same outputs bit for bit except ``coupling_sum`` in the last bit. Checking the
+units every second window (a :data:`SPAN` of 64 steps instead of 32, also from 2026-11-23; the
+window statistics are still taken at every window end, :func:`_mid_window`) made it another 6 %
+faster with the same outputs, except where a cell fails or leaves the range of a span (status and
+``fail_step`` of such cells, see below).
 
 Lanes (speed)
 -------------
@@ -50,7 +54,7 @@ The gradient power ``X^{k-1}`` is formed in its own passes over the lanes (a run
 inside the lane loop would stop vectorization), except for ``k = 4`` where ``(X X) X`` is
 computed in the lane loop (the same products, about 1.2x faster).
 
-The window's end (exact minimum, sustained level, renormalization, new per-window constants) is
+The span's end (exact minimum, sustained level, renormalization, new per-span constants) is
 done for all lanes at once: by :func:`_window_end_cheap` when no lane renews its units, else by
 :func:`_window_end_fast`: branch-free loops, ``frexp`` / ``ldexp``
 on the exponent bits, no per-lane condition on a stored value (LLVM turns ``S[i] = new if c else
@@ -63,7 +67,7 @@ Exact shortcuts (each gives the same floating-point values as the plain form):
 
 * *fast path* (:func:`_lane_fast`): for adaptive optimizers with ``lr_decay = 1`` and
   ``wd = 0`` in every lane of a block, ``eta_t = lr`` and ``x (1 - eta wd) = x`` exactly, so the
-  step uses the per-window constant ``eta sfx`` and skips the per-step failure bookkeeping; a
+  step uses the per-span constant ``eta sfx`` and skips the per-step failure bookkeeping; a
   failure (some ``|x_{t+1}| >= 2^500``, inf or NaN, which a zero denominator always produces in
   the same step) is seen at the window's end (``BMAX`` or ``X``) and the window is then rerun
   from a copy of its start with the tracking lane functions, which find the exact step;
@@ -92,16 +96,16 @@ Per-cell statistics (outputs)
   ends at or after step ``coupling_start``;
 * ``status`` (codes of :mod:`dynsys.kernels.status`), ``fail_step`` (-1 if none).
 
-Range of one window
--------------------
-Within a window the units are fixed, so ``|x|`` may grow by at least about
+Range of one span
+-----------------
+Within a span the units are fixed, so ``|x|`` may grow by at least about
 ``2^((1023-96)/(2(k-1)))`` (``2^154`` for ``k = 4``; up to ``2^(1023/(2(k-1)))`` when the
 units were just renewed) before ``v = O(g^2)`` overflows in those units. Regime II cells do
 exactly that: after converging to, say, a loss of 1e-478 the loss jumps back to about
 ``eta^k`` within a few steps. With ``v = inf`` the update would be 0 and ``x`` would freeze (the
 kernels before 2026-11-23 did that silently); now the cell stops with status 8 (``SCAN_RANGE``,
-at the window's last step), keeps its minimum, and the classifier labels it II (or III without
-an exponential phase before). A larger jump (``|x| >= 2^500`` or ``g`` overflowing in the window's
+at the span's last step), keeps its minimum, and the classifier labels it II (or III without
+an exponential phase before). A larger jump (``|x| >= 2^500`` or ``g`` overflowing in the span's
 units) used to be reported as a state overflow (diverged) even when the loss itself was far
 below 1e301; it is now status 8 too, and a state overflow only when the loss at ``|x| = 2^500``
 would exceed ``2^MAX_LOG2_LOSS``. ``dynsys trajectory`` (log-space coordinates) follows such a cell.
@@ -115,13 +119,15 @@ from numba import literally, njit, prange
 
 from dynsys.kernels.status import DIVIDE_BY_ZERO, LOSS_OVERFLOW, OK, SCAN_RANGE, STATE_OVERFLOW, ZERO_BY_ZERO
 
-__all__ = ["LANES", "BLOCK", "scan_cells", "scan_cells_reference", "MAX_LOG2_LOSS", "OUTPUTS"]
+__all__ = ["LANES", "BLOCK", "SPAN", "scan_cells", "scan_cells_reference", "MAX_LOG2_LOSS", "OUTPUTS"]
 
 #: cells advanced together in the inner loop (vectorized by LLVM)
 LANES = 32
-#: steps of a window: the sustained level's window, the coupling sampling period and the steps
-#: between two checks for renormalization
+#: steps of a window: the sustained level's window and the coupling sampling period
 BLOCK = 32
+#: steps of a span: the windows between two checks of a cell's units (renormalization, range,
+#: failures); inside a span only the window statistics are updated (:func:`_mid_window`)
+SPAN = 2 * BLOCK
 #: a run whose loss exceeds about 2^MAX_LOG2_LOSS (1e301) is reported as diverged
 MAX_LOG2_LOSS = 1000
 #: within a window |X| beyond this (relative to the window's scale) is an overflow
@@ -137,9 +143,9 @@ OUTPUTS = {
 }
 
 # offsets of the lane variables in the flat float block state S (compile-time constants)
-_NV = 29
+_NV = 30
 (_X, _M, _V, _P1, _P2, _ETA, _RMIN, _MSTEP, _PEAK, _NSPK, _BMAX, _FSTEP, _ZF, _GL, _GP,
- _B1, _OB1, _B2, _CV, _SFX, _FEPS, _WD, _LRD, _ES, _EPS, _GM, _SM, _CSUM, _SMX) = [i * LANES for i in range(_NV)]
+ _B1, _OB1, _B2, _CV, _SFX, _FEPS, _WD, _LRD, _ES, _EPS, _GM, _SM, _CSUM, _SMX, _BMIN) = [i * LANES for i in range(_NV)]
 # offsets of the integer lane variables in the flat int64 block state I
 _NI = 6
 (_EX, _EV, _GE, _SE, _CN, _ST) = [i * LANES for i in range(_NI)]
@@ -297,16 +303,54 @@ def _lower_level(fb, eb, sm, se):
 
 
 @njit(inline="always", error_model="numpy")
-def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, FSTEP, ZF,
+def _sustained(b, ex, sm, se):
+    """The sustained level ``sm 2^se`` lowered to a window maximum ``b 2^ex`` if that is lower
+    (exactly, on (mantissa, exponent) pairs; ``b = inf``: no window)."""
+    if b == math.inf:
+        return sm, se
+    if b > 0.0:
+        fb, eb = _frexp(b)
+        eb += ex
+    else:
+        fb, eb = 0.0, _SE_ZERO
+    if _lower_level(fb, eb, sm, se):
+        return fb, eb
+    return sm, se
+
+
+@njit(inline="always", error_model="numpy")
+def _coupling_log2(k, V, GL, ex, ev):
+    """``log2 (v / g^2)`` from ``V`` and ``G`` in the units ``ex``, ``ev`` (the same bits in any units)."""
+    return _log2_scaled(V, ev) - 2.0 * _log2_scaled(GL, (k - 1) * ex)
+
+
+@njit(inline="always", error_model="numpy")
+def _mid_window(k, adaptive, t1, coupling_start, M, V, GL, BMAX, BMIN, FSTEP, ex, ev, csum, cn):
+    """Statistics of one cell at the end ``t1`` of a window inside a span (the units stay): a cell
+    still healthy there (no failure, ``M`` and ``V`` finite: :func:`_block_end` would go on) adds
+    the window's max ``|X|`` to ``BMIN``, the span's minimum of window maxima (exact: it is one of
+    them), and takes its coupling sample. Returns (BMIN, csum, cn); the caller resets BMAX."""
+    if FSTEP < 0.0 and math.isfinite(M) and math.isfinite(V):
+        BMIN = BMAX if BMAX < BMIN else BMIN
+        if adaptive and t1 >= coupling_start and GL != 0.0 and V > 0.0:
+            csum += _coupling_log2(k, V, GL, ex, ev)
+            cn += 1
+    return BMIN, csum, cn
+
+
+@njit(inline="always", error_model="numpy")
+def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, BMIN, FSTEP, ZF,
                ex, ev, gm, ge, st, csum, cn, sm, se, smx):
-    """Bookkeeping of one cell after a window ``[t0, t1)``: failures, exact min, window max,
-    coupling sample, renormalization. Returns the updated values (see the call sites).
+    """Bookkeeping of one cell after a span ``[t0, t1)`` (:data:`SPAN` steps): failures, exact
+    min, sustained level (from the last window's max ``BMAX`` and ``BMIN``, the minimum of the
+    earlier windows' maxima, :func:`_mid_window`), coupling sample, renormalization. Returns the
+    updated values (see the call sites).
 
     The running min and the sustained level are kept twice: exactly, as mantissa and exponent
     (``gm 2^ge``, ``sm 2^se``), and in the window's units (``RMIN``, ``smx``: rounded, saturating
     at 0 and inf, recomputed from the exact pair at each renormalization)."""
     if st != OK:
-        return X, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
+        return X, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, BMIN, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
     # a new minimum found in this window becomes the exact global minimum gm 2^ge (also in
     # a window where the run fails: the steps before the failure count)
     if MSTEP >= float(t0) and (t0 > 0 or MSTEP > 0.0):
@@ -314,6 +358,7 @@ def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, 
         gm = fm
         ge = fe + ex
     if FSTEP >= 0.0:
+        sm, se = _sustained(BMIN, ex, sm, se)  # the windows the cell finished before the failure
         if ZF == 1.0:
             st = ZERO_BY_ZERO
         elif ZF == 2.0:
@@ -324,27 +369,21 @@ def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, 
             # |x| (or g = x^{k-1}) left the window's range while the loss itself is still far from
             # overflowing (the window's units are tiny): a giant spike, not a divergence
             st = SCAN_RANGE
-        return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
+        return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, math.inf, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
     if not (math.isfinite(M) and math.isfinite(V)):
         # |x| grew by more than about 2^(1023 / (2 (k - 1))) within the window (a giant spike after
         # a long convergence): v = O(g^2) left float64 in the window's units; with v = inf the
         # update would be 0 and x would freeze. Stop the cell and report it (last step of the window; its
-        # minimum so far is kept, the window's sustained level and coupling sample are not used).
+        # minimum so far is kept, the last window's sustained level and coupling sample are not used).
+        sm, se = _sustained(BMIN, ex, sm, se)
         st = SCAN_RANGE
         FSTEP = float(t1 - 1)
-        return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
-    # sustained level: max |x| over the window, kept exactly as (mantissa, exponent)
-    if BMAX > 0.0:
-        fb, eb = _frexp(BMAX)
-        eb += ex
-    else:
-        fb, eb = 0.0, _SE_ZERO
-    if _lower_level(fb, eb, sm, se):
-        sm = fb
-        se = eb
-    # coupling ratio C = v/g^2 at the window's last step (g = c X^{k-1} 2^{(k-1)ex})
+        return math.nan, M, V, 0.0, 0.0, 0.0, RMIN, PEAK, BMAX, math.inf, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
+    # sustained level: min over windows of the max |x| in the window, kept exactly as (mantissa, exponent)
+    sm, se = _sustained(BMAX if BMAX < BMIN else BMIN, ex, sm, se)
+    # coupling ratio C = v/g^2 at the last step of the span's last window (g = c X^{k-1} 2^{(k-1)ex})
     if adaptive and t1 >= coupling_start and GL != 0.0 and V > 0.0:
-        csum += _log2_scaled(V, ev) - 2.0 * _log2_scaled(GL, (k - 1) * ex)
+        csum += _coupling_log2(k, V, GL, ex, ev)
         cn += 1
     exo = ex
     X, M, V, ex, ev, e1 = _renorm(k, X, M, V, ex, ev)
@@ -357,7 +396,7 @@ def _block_end(k, adaptive, t0, t1, coupling_start, b2, eps, X, M, V, GL, RMIN, 
         st = LOSS_OVERFLOW
         FSTEP = float(t1)
         X = math.nan
-    return X, M, V, cv, sfx, feps, RMIN, PEAK, 0.0, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
+    return X, M, V, cv, sfx, feps, RMIN, PEAK, 0.0, math.inf, FSTEP, ex, ev, gm, ge, st, csum, cn, sm, se, smx
 
 
 # ----------------------------------------------------------------------------- vectorized window end
@@ -392,6 +431,8 @@ def _window_end_lane(S, I, j, k, adaptive, band):
     ge = ge + ex
     sx = S[_SMX + j]
     bm = S[_BMAX + j]
+    bn = S[_BMIN + j]
+    bm = bm if bm < bn else bn
     sx = bm if bm < sx else sx
     sm, se, oks = _parts(sx)
     se = se + ex
@@ -438,7 +479,7 @@ def _coupling_samples(S, I, k):
         GL = S[_GL + j]
         V = S[_V + j]
         if I[_ST + j] == OK and GL != 0.0 and V > 0.0:
-            S[_CSUM + j] += _log2_scaled(V, I[_EV + j]) - 2.0 * _log2_scaled(GL, (k - 1) * I[_EX + j])
+            S[_CSUM + j] += _coupling_log2(k, V, GL, I[_EX + j], I[_EV + j])
             I[_CN + j] += 1
 
 
@@ -453,6 +494,8 @@ def _window_end_cheap_lane(S, I, j, k, band):
     gm, ge, okm = _parts(S[_RMIN + j])
     sx = S[_SMX + j]
     bm = S[_BMAX + j]
+    bn = S[_BMIN + j]
+    bm = bm if bm < bn else bn
     sx = bm if bm < sx else sx
     sm, se, oks = _parts(sx)
     _, e1, okx = _parts(S[_X + j])
@@ -461,6 +504,36 @@ def _window_end_cheap_lane(S, I, j, k, band):
     ok = okm & oks & okx & okv & (_renorm_due(band, e1, e2) ^ True)
     ok = ok & (k * (ex + e1) <= MAX_LOG2_LOSS) & (S[_FSTEP + j] < 0.0)
     return ok, gm, ge + ex, sm, se + ex, sx
+
+
+@njit(cache=True, error_model="numpy")
+def _window_mid_lanes(S, I, k, adaptive, t1, coupling_start):
+    """:func:`_mid_window` of every lane of a block at the end ``t1`` of a window inside a span: one
+    vectorizable pass (the span's minimum of window maxima) when every running lane is healthy
+    (the common case), else lane by lane."""
+    L = LANES
+    nbad = 0
+    for j in range(L):
+        healthy = (S[_FSTEP + j] < 0.0) & (abs(S[_M + j]) < math.inf) & (abs(S[_V + j]) < math.inf)
+        nbad += 0 if (healthy | (I[_ST + j] != OK)) else 1
+    if nbad == 0:
+        for j in range(L):
+            bm = S[_BMAX + j]
+            bn = S[_BMIN + j]
+            S[_BMIN + j] = bm if bm < bn else bn
+            S[_BMAX + j] = 0.0
+        if adaptive and t1 >= coupling_start:
+            _coupling_samples(S, I, k)
+        return
+    for j in range(L):
+        if I[_ST + j] == OK:
+            bn, cs, cn = _mid_window(k, adaptive, t1, coupling_start, S[_M + j], S[_V + j], S[_GL + j],
+                                     S[_BMAX + j], S[_BMIN + j], S[_FSTEP + j], I[_EX + j], I[_EV + j],
+                                     S[_CSUM + j], I[_CN + j])
+            S[_BMIN + j] = bn
+            S[_CSUM + j] = cs
+            I[_CN + j] = cn
+        S[_BMAX + j] = 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -485,6 +558,7 @@ def _window_end_cheap(S, I, k, adaptive, t0, t1, coupling_start):
         S[_SM + j] = sm
         S[_SMX + j] = sx
         S[_BMAX + j] = 0.0
+        S[_BMIN + j] = math.inf
         I[_GE + j] = ge
         I[_SE + j] = se
     return True
@@ -520,6 +594,7 @@ def _window_end_fast(S, I, k, adaptive, t0, t1, coupling_start):
         S[_RMIN + j] = RMIN
         S[_PEAK + j] = PEAK
         S[_BMAX + j] = 0.0
+        S[_BMIN + j] = math.inf
         S[_GM + j] = gm
         S[_SM + j] = sm
         S[_SMX + j] = smx
@@ -858,6 +933,7 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
         S[_GM + j] = fm
         S[_SM + j] = 1.0
         S[_SMX + j] = math.inf
+        S[_BMIN + j] = math.inf
         I[_EX + j] = exj
         I[_EV + j] = evj
         I[_GE + j] = fe
@@ -877,19 +953,25 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
     S0 = np.empty(_NSAVE * L)
     t0 = 0
     while t0 < steps:
-        t1 = min(t0 + BLOCK, steps)
-        if fast:
-            _save(S, S0)
-            _steps_fast_variant(S, t0, t1, k, curv, up, bias_correction, unit, noeps)
-            failed = False
-            for j in range(L):
-                if I[_ST + j] == OK and (S[_BMAX + j] >= _HUGE or not (abs(S[_X + j]) < _HUGE)):
-                    failed = True
-            if failed:  # rare: rerun the window with failure tracking (exact first failing step)
-                _restore(S, S0)
-                _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up)
-        else:
-            _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up)
+        t1 = min(t0 + SPAN, steps)
+        tw = t0
+        while tw < t1:  # the span's windows
+            te = min(tw + BLOCK, t1)
+            if fast:
+                _save(S, S0)
+                _steps_fast_variant(S, tw, te, k, curv, up, bias_correction, unit, noeps)
+                failed = False
+                for j in range(L):
+                    if I[_ST + j] == OK and (S[_BMAX + j] >= _HUGE or not (abs(S[_X + j]) < _HUGE)):
+                        failed = True
+                if failed:  # rare: rerun the window with failure tracking (exact first failing step)
+                    _restore(S, S0)
+                    _steps_tracked(S, tw, te, k, curv, adaptive, bias_correction, up)
+            else:
+                _steps_tracked(S, tw, te, k, curv, adaptive, bias_correction, up)
+            if te < t1:
+                _window_mid_lanes(S, I, k, adaptive, te, coupling_start)
+            tw = te
         if not (_window_end_cheap(S, I, k, adaptive, t0, t1, coupling_start)
                 or _window_end_fast(S, I, k, adaptive, t0, t1, coupling_start)):
             _window_end_general(S, I, blk, n, k, adaptive, t0, t1, coupling_start, steps, up, min_log2x, min_step,
@@ -921,16 +1003,17 @@ def _window_end_general(S, I, blk, n, k, adaptive, t0, t1, coupling_start, steps
     for j in range(L):
         if I[_ST + j] != OK:
             continue
-        (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, FSTEP, exj, evj, gmj, gej, stj, csj, cnj, smj,
+        (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, BMIN, FSTEP, exj, evj, gmj, gej, stj, csj, cnj, smj,
          sej, smxj) = _block_end(k, adaptive, t0, t1, coupling_start, S[_B2 + j], S[_EPS + j], S[_X + j], S[_M + j],
                            S[_V + j], S[_GL + j], S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_BMAX + j],
-                           S[_FSTEP + j], S[_ZF + j], I[_EX + j], I[_EV + j], S[_GM + j], I[_GE + j], I[_ST + j],
+                           S[_BMIN + j], S[_FSTEP + j], S[_ZF + j], I[_EX + j], I[_EV + j], S[_GM + j], I[_GE + j], I[_ST + j],
                            S[_CSUM + j], I[_CN + j], S[_SM + j], I[_SE + j], S[_SMX + j])
         S[_FSTEP + j] = FSTEP
         S[_GM + j] = gmj
         S[_CSUM + j] = csj
         S[_SM + j] = smj
         S[_SMX + j] = smxj
+        S[_BMIN + j] = BMIN
         I[_GE + j] = gej
         I[_ST + j] = stj
         I[_CN + j] = cnj
@@ -997,9 +1080,10 @@ def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd
         sm = 1.0
         se = _SE_INF
         smx = math.inf
+        BMIN = math.inf
         t0 = 0
         while t0 < steps:
-            t1 = min(t0 + BLOCK, steps)
+            t1 = min(t0 + SPAN, steps)
             for t in range(t0, t1):
                 tf = float(t)
                 G = X
@@ -1018,9 +1102,13 @@ def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd
                 GL = G
                 X = xn
                 e = e * LRD
-            (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, FSTEP, ex, ev, gm, ge, st, csum, cn, sm,
+                if (t + 1 - t0) % BLOCK == 0 and t + 1 < t1:  # a window ends inside the span
+                    BMIN, csum, cn = _mid_window(k, adaptive, t + 1, coupling_start, M, V, GL, BMAX, BMIN, FSTEP,
+                                                 ex, ev, csum, cn)
+                    BMAX = 0.0
+            (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, BMIN, FSTEP, ex, ev, gm, ge, st, csum, cn, sm,
              se, smx) = _block_end(k, adaptive, t0, t1, coupling_start, B2, eps[c], X, M, V, GL, RMIN, MSTEP, PEAK,
-                                   BMAX, FSTEP, ZF, ex, ev, gm, ge, st, csum, cn, sm, se, smx)
+                                   BMAX, BMIN, FSTEP, ZF, ex, ev, gm, ge, st, csum, cn, sm, se, smx)
             if st != OK:
                 break
             CV = cv
