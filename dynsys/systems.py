@@ -52,7 +52,7 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
-from dynsys._validate import check_choice, check_even_k, check_in_range, check_int, check_positive, check_real
+from dynsys._validate import check_choice, check_even_k, check_in_range, check_int, check_real
 
 __all__ = ["MapSystem", "get_system", "map_system", "SYSTEMS"]
 
@@ -389,12 +389,36 @@ def map_system(
 
 # ----------------------------------------------------------------------------- the definitions
 
+class _IntervalCheck:
+    """Validator of a parameter with an interval domain (``low < v``, ``v < high``, ...): called
+    with one value it is :func:`~dynsys._validate.check_in_range`; :meth:`check_array` checks a
+    whole sweep at once (orbit diagrams: one comparison per value instead of one Python call)."""
+
+    def __init__(self, name, low=None, high=None, *, low_open=False, high_open=False):
+        self.name, self.low, self.high, self.low_open, self.high_open = name, low, high, low_open, high_open
+
+    def __call__(self, value):
+        return check_in_range(self.name, value, self.low, self.high, low_open=self.low_open, high_open=self.high_open)
+
+    def check_array(self, values):
+        """``values`` (finite float64, 1-D) checked as a whole; the first value out of range
+        raises the scalar check's message."""
+        ok = np.isfinite(values)
+        if self.low is not None:
+            ok &= (values > self.low) if self.low_open else (values >= self.low)
+        if self.high is not None:
+            ok &= (values < self.high) if self.high_open else (values <= self.high)
+        if not ok.all():
+            self(float(values[np.argmin(ok)]))  # raises
+        return values
+
+
 def _v_beta(name):
-    return lambda v: check_in_range(name, v, 0.0, 1.0, high_open=True)
+    return _IntervalCheck(name, 0.0, 1.0, high_open=True)
 
 
 def _v_lr(name):
-    return lambda v: check_positive(name, v)
+    return _IntervalCheck(name, 0.0, None, low_open=True)
 
 
 def _v_even_k(minimum=2):

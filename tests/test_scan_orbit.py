@@ -82,6 +82,13 @@ def test_bad_arguments():
         orbit_diagram("nope", "gamma", [2.0])
     with pytest.raises(ValueError, match="gamma"):
         orbit_diagram("sharpness", "gamma", [-1.0])
+    # a sweep is checked as a whole: the first value outside the domain is named with the range
+    with pytest.raises(ValueError, match=r"gamma = 0\.0 is out of range; allowed: 0 < gamma"):
+        orbit_diagram("sharpness", "gamma", [2.0, 3.0, 0.0, -1.0])
+    with pytest.raises(ValueError, match=r"beta1 = 1\.0 is out of range; allowed: 0 <= beta1 < 1"):
+        orbit_diagram("adam-normalized", "beta1", [0.5, 1.0], fixed={"beta2": 0.9, "k": 4})
+    with pytest.raises(ValueError, match="k = 5"):  # not an interval domain: checked value by value
+        orbit_diagram("adam-normalized", "k", [4, 5], fixed={"beta1": 0.5, "beta2": 0.9})
 
 
 def test_sharpness_fast_path_equals_the_generated_kernels():

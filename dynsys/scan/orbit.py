@@ -390,7 +390,10 @@ def orbit_diagram(system, param, values, *, fixed=None, discard=1000, keep=1000,
         P[:] = system.params_array(**{**fixed, param: float(values[0])})
         col = system.param_names.index(param)
         check = system._validators[param]
-        P[:, col] = [float(check(float(val))) for val in values]
+        if hasattr(check, "check_array"):  # an interval domain: checked as a whole
+            P[:, col] = check.check_array(values)
+        else:
+            P[:, col] = [float(check(float(val))) for val in values]
     if state0 is None:
         s0 = system.default_state()
     elif isinstance(state0, dict):
