@@ -584,25 +584,31 @@ def _window_end_fast(S, I, k, adaptive, t0, t1, coupling_start):
         _coupling_samples(S, I, k)
     for j in range(L):
         (_, X, M, V, cv, sfx, feps, RMIN, PEAK, ex, ev, gm, ge, sm, se, smx) = _window_end_lane(S, I, j, k, adaptive, band)
-        S[_X + j] = X
-        S[_M + j] = M
-        S[_V + j] = V
-        S[_CV + j] = cv
-        S[_SFX + j] = sfx
-        S[_FEPS + j] = feps
-        S[_ES + j] = S[_ETA + j] * sfx
-        S[_RMIN + j] = RMIN
-        S[_PEAK + j] = PEAK
-        S[_BMAX + j] = 0.0
-        S[_BMIN + j] = math.inf
+        _store_units(S, I, j, X, M, V, cv, sfx, feps, RMIN, PEAK, ex, ev)
         S[_GM + j] = gm
         S[_SM + j] = sm
         S[_SMX + j] = smx
-        I[_EX + j] = ex
-        I[_EV + j] = ev
         I[_GE + j] = ge
         I[_SE + j] = se
     return True
+
+
+@njit(inline="always")
+def _store_units(S, I, j, X, M, V, cv, sfx, feps, RMIN, PEAK, ex, ev):
+    """Store lane ``j``'s state in new units and start its next span (empty window maxima)."""
+    S[_X + j] = X
+    S[_M + j] = M
+    S[_V + j] = V
+    S[_CV + j] = cv
+    S[_SFX + j] = sfx
+    S[_FEPS + j] = feps
+    S[_ES + j] = S[_ETA + j] * sfx
+    S[_RMIN + j] = RMIN
+    S[_PEAK + j] = PEAK
+    S[_BMAX + j] = 0.0
+    S[_BMIN + j] = math.inf
+    I[_EX + j] = ex
+    I[_EV + j] = ev
 
 
 @njit(cache=True, error_model="numpy")
@@ -650,33 +656,20 @@ def _store_stats(S, j, r, ms, pk, ns, bm):
 
 
 @njit(inline="always")
-def _lane_adaptive_bc(S, j, tf, x, G, up):
-    """One bias-corrected adaptive step of lane ``j`` of the block state ``S`` (statistics at x_t first)."""
+def _lane_adaptive(S, j, tf, x, G, up, bc):
+    """One adaptive step of lane ``j`` of the block state ``S`` (statistics at x_t first), bias
+    corrected when ``bc`` (a constant at every call site, so the branch is folded away)."""
     e = S[_ETA + j]
     r, ms, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_NSPK + j], S[_BMAX + j], up)
-    xn, m, v, den, p1, p2 = _update_adaptive_bc(x, G, S[_M + j], S[_V + j], e, S[_B1 + j], S[_OB1 + j],
-                                                S[_B2 + j], S[_CV + j], S[_FEPS + j], S[_WD + j],
-                                                S[_SFX + j], S[_P1 + j], S[_P2 + j])
-    z, fs = _failure(tf, xn, den, m, S[_ZF + j], S[_FSTEP + j])
-    _store_stats(S, j, r, ms, pk, ns, bm)
-    S[_ZF + j] = z
-    S[_FSTEP + j] = fs
-    S[_M + j] = m
-    S[_V + j] = v
-    S[_P1 + j] = p1
-    S[_P2 + j] = p2
-    S[_GL + j] = G
-    S[_X + j] = xn
-    S[_ETA + j] = e * S[_LRD + j]
-
-
-@njit(inline="always")
-def _lane_adaptive(S, j, tf, x, G, up):
-    """One adaptive step (no bias correction) of lane ``j``."""
-    e = S[_ETA + j]
-    r, ms, pk, ns, bm = _stats(tf, x, S[_RMIN + j], S[_MSTEP + j], S[_PEAK + j], S[_NSPK + j], S[_BMAX + j], up)
-    xn, m, v, den = _update_adaptive(x, G, S[_M + j], S[_V + j], e, S[_B1 + j], S[_OB1 + j],
-                                     S[_B2 + j], S[_CV + j], S[_FEPS + j], S[_WD + j], S[_SFX + j])
+    if bc:
+        xn, m, v, den, p1, p2 = _update_adaptive_bc(x, G, S[_M + j], S[_V + j], e, S[_B1 + j], S[_OB1 + j],
+                                                    S[_B2 + j], S[_CV + j], S[_FEPS + j], S[_WD + j],
+                                                    S[_SFX + j], S[_P1 + j], S[_P2 + j])
+        S[_P1 + j] = p1
+        S[_P2 + j] = p2
+    else:
+        xn, m, v, den = _update_adaptive(x, G, S[_M + j], S[_V + j], e, S[_B1 + j], S[_OB1 + j],
+                                         S[_B2 + j], S[_CV + j], S[_FEPS + j], S[_WD + j], S[_SFX + j])
     z, fs = _failure(tf, xn, den, m, S[_ZF + j], S[_FSTEP + j])
     _store_stats(S, j, r, ms, pk, ns, bm)
     S[_ZF + j] = z
@@ -707,7 +700,7 @@ def _lane_plain(S, j, tf, x, G, up):
 def _lane_fast(S, j, tf, x, G, up, bc, gl, noeps):
     """One adaptive step of lane ``j`` for ``lr_decay = 1``, ``wd = 0`` (``eta_t = lr``) *without*
     failure tracking: ``x (1 - eta wd) = x`` and ``eta sfx = ES`` (set at the window start) exactly,
-    so the update is the one of :func:`_lane_adaptive(_bc)` bit for bit. A failure (``|x| >= _HUGE``,
+    so the update is the one of :func:`_lane_adaptive` bit for bit. A failure (``|x| >= _HUGE``,
     inf, NaN; a zero denominator makes x non-finite in the same step) is detected at the window's
     end from ``BMAX`` and ``X`` and the window is then rerun with the tracking lane functions.
     ``G`` is stored only at the window's last step (``gl``). ``noeps`` (``eps = 0`` in every lane of
@@ -780,11 +773,11 @@ def _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up):
             if adaptive and bias_correction:
                 for j in range(L):
                     x = S[_X + j]
-                    _lane_adaptive_bc(S, j, tf, x, ((x * x) * x) * curv, up)
+                    _lane_adaptive(S, j, tf, x, ((x * x) * x) * curv, up, True)
             elif adaptive:
                 for j in range(L):
                     x = S[_X + j]
-                    _lane_adaptive(S, j, tf, x, ((x * x) * x) * curv, up)
+                    _lane_adaptive(S, j, tf, x, ((x * x) * x) * curv, up, False)
             else:
                 for j in range(L):
                     x = S[_X + j]
@@ -797,10 +790,10 @@ def _steps_tracked(S, t0, t1, k, curv, adaptive, bias_correction, up):
                     S[_GP + j] = S[_GP + j] * S[_X + j]
             if adaptive and bias_correction:
                 for j in range(L):
-                    _lane_adaptive_bc(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
+                    _lane_adaptive(S, j, tf, S[_X + j], S[_GP + j] * curv, up, True)
             elif adaptive:
                 for j in range(L):
-                    _lane_adaptive(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
+                    _lane_adaptive(S, j, tf, S[_X + j], S[_GP + j] * curv, up, False)
             else:
                 for j in range(L):
                     _lane_plain(S, j, tf, S[_X + j], S[_GP + j] * curv, up)
@@ -1013,7 +1006,6 @@ def _window_end_general(S, I, blk, n, k, adaptive, t0, t1, coupling_start, steps
         S[_CSUM + j] = csj
         S[_SM + j] = smj
         S[_SMX + j] = smxj
-        S[_BMIN + j] = BMIN
         I[_GE + j] = gej
         I[_ST + j] = stj
         I[_CN + j] = cnj
@@ -1028,18 +1020,7 @@ def _window_end_general(S, I, blk, n, k, adaptive, t0, t1, coupling_start, steps
             S[_V + j] = 1.0
             S[_PEAK + j] = 0.0
             continue
-        S[_X + j] = X
-        S[_M + j] = M
-        S[_V + j] = V
-        S[_CV + j] = cv
-        S[_SFX + j] = sfx
-        S[_FEPS + j] = feps
-        S[_ES + j] = S[_ETA + j] * sfx
-        S[_RMIN + j] = RMIN
-        S[_PEAK + j] = PEAK
-        S[_BMAX + j] = BMAX
-        I[_EX + j] = exj
-        I[_EV + j] = evj
+        _store_units(S, I, j, X, M, V, cv, sfx, feps, RMIN, PEAK, exj, evj)  # _block_end: BMAX 0, BMIN inf
 
 
 # ----------------------------------------------------------------------------- scalar reference
