@@ -416,30 +416,39 @@ def _pow2(n):
     return np.int64((n + 1023) << 52).view(np.float64), (n >= -1022) & (n <= 1023)
 
 
-@njit(inline="always", error_model="numpy")
-def _window_end_lane(S, I, j, k, adaptive, band):
-    """:func:`_block_end` of a running lane without failure, branch-free, with every ``frexp`` /
-    ``ldexp`` done on the bits: the same values bit for bit whenever ``ok``, i.e. the running min
-    ``RMIN``, the new sustained level ``min(smx, BMAX)``, ``X`` and ``V`` are normal (then
-    ``RMIN`` and ``smx`` are exact, so their parts are the exact pairs ``gm 2^ge``, ``sm 2^se``),
-    every power of two is in range and the loss does not overflow. Returns ``ok`` and the new values.
-    (No select of a new value against the old one of the same slot: LLVM would make it a masked
-    store, which is slow on AMD processors.)"""
-    ex = I[_EX + j]
-    ev = I[_EV + j]
+@njit(inline="always")
+def _span_end_parts(S, j):
+    """What both vectorized span ends read of lane ``j``: the parts of the running min ``RMIN`` and
+    of the new sustained level ``sx = min(SMX, BMAX, BMIN)`` (in the span's units), ``X`` and the
+    exponents of ``X`` and ``V`` (``V``'s made even), and whether all four values are normal."""
     gm, ge, okm = _parts(S[_RMIN + j])
-    ge = ge + ex
     sx = S[_SMX + j]
     bm = S[_BMAX + j]
     bn = S[_BMIN + j]
     bm = bm if bm < bn else bn
     sx = bm if bm < sx else sx
     sm, se, oks = _parts(sx)
-    se = se + ex
     X = S[_X + j]
     _, e1, okx = _parts(X)
     _, e2, okv = _parts(S[_V + j])
     e2 = e2 - (e2 & 1)
+    return gm, ge, sm, se, sx, X, e1, e2, okm & oks & okx & okv
+
+
+@njit(inline="always", error_model="numpy")
+def _window_end_lane(S, I, j, k, adaptive, band):
+    """:func:`_block_end` of a running lane without failure, branch-free, with every ``frexp`` /
+    ``ldexp`` done on the bits: the same values bit for bit whenever ``ok``, i.e. the running min
+    ``RMIN``, the new sustained level ``min(smx, BMAX, BMIN)``, ``X`` and ``V`` are normal (then
+    ``RMIN`` and ``smx`` are exact, so their parts are the exact pairs ``gm 2^ge``, ``sm 2^se``),
+    every power of two is in range and the loss does not overflow. Returns ``ok`` and the new values.
+    (No select of a new value against the old one of the same slot: LLVM would make it a masked
+    store, which is slow on AMD processors.)"""
+    ex = I[_EX + j]
+    ev = I[_EV + j]
+    gm, ge, sm, se, _, X, e1, e2, okp = _span_end_parts(S, j)
+    ge = ge + ex
+    se = se + ex
     etrue = ex + e1  # |x| in [2^(etrue-1), 2^etrue)
     due = _renorm_due(band, e1, e2)
     e1 = e1 if due else 0
@@ -466,7 +475,7 @@ def _window_end_lane(S, I, j, k, adaptive, band):
     pp, okpp = _pow2(-e1)
     eps = S[_EPS + j]
     eps0 = eps == 0.0  # then feps = 0 whatever the exponent (ldexp(0, n) = 0)
-    ok = okm & oks & okx & okpm & okv & okpv & okcv & oksfx & (okeps | eps0) & okr & okps & okpp
+    ok = okp & okpm & okpv & okcv & oksfx & (okeps | eps0) & okr & okps & okpp
     ok = ok & (k * etrue <= MAX_LOG2_LOSS) & (S[_FSTEP + j] < 0.0)
     return (ok, X * pp, S[_M + j] * pm, S[_V + j] * pv, cv, psfx, 0.0 if eps0 else eps * peps,
             gm * pr, S[_PEAK + j] * pp, exn, evn, gm, ge, sm, se, sm * ps)
@@ -491,17 +500,8 @@ def _window_end_cheap_lane(S, I, j, k, band):
     no loss overflow). With the units unchanged, ``X, M, V, CV, SFX, FEPS, ES, RMIN, PEAK`` keep
     their values (the powers of two of :func:`_window_end_lane` are all 1)."""
     ex = I[_EX + j]
-    gm, ge, okm = _parts(S[_RMIN + j])
-    sx = S[_SMX + j]
-    bm = S[_BMAX + j]
-    bn = S[_BMIN + j]
-    bm = bm if bm < bn else bn
-    sx = bm if bm < sx else sx
-    sm, se, oks = _parts(sx)
-    _, e1, okx = _parts(S[_X + j])
-    _, e2, okv = _parts(S[_V + j])
-    e2 = e2 - (e2 & 1)
-    ok = okm & oks & okx & okv & (_renorm_due(band, e1, e2) ^ True)
+    gm, ge, sm, se, sx, _, e1, e2, okp = _span_end_parts(S, j)
+    ok = okp & (_renorm_due(band, e1, e2) ^ True)
     ok = ok & (k * (ex + e1) <= MAX_LOG2_LOSS) & (S[_FSTEP + j] < 0.0)
     return ok, gm, ge + ex, sm, se + ex, sx
 
