@@ -118,6 +118,23 @@ def test_sharpness_fast_path_equals_the_generated_kernels():
     assert not fast.escaped.values.any() and set(fast.period.values) == {1, 2}  # k = 4: doubling at gamma* = 4
 
 
+def test_sharpness_lane_kernel_equals_the_one_value_kernel():
+    """The lane kernel (32 values iterated side by side) gives the same bits as the one-value
+    kernel, which a density histogram still uses: orbits, escape steps, Lyapunov exponents and
+    periods, with escapes (at the start and during the run), partial blocks and k = 3, 4, 5."""
+    for k, gammas in ((3, np.linspace(2.5, 4.3, 70)), (4, np.linspace(1.5, 9.6, 45)), (5, np.linspace(1.2, 6.0, 33))):
+        kw = dict(fixed={"k": k}, discard=300, keep=200)
+        lanes = orbit_diagram("sharpness", "gamma", gammas, **kw)
+        one = orbit_diagram("sharpness", "gamma", gammas, histogram_bins=8, store_points=200, **kw)
+        if k < 5:  # escapes beyond gamma = 4 (k = 3) and 9 (k = 4)
+            assert lanes.escaped.values.any() and not lanes.escaped.values.all()
+        for v in ("orbit", "escape_step", "lyapunov", "period", "final_state"):
+            np.testing.assert_array_equal(lanes[v].values, one[v].values, err_msg=f"k={k} {v}")
+    # a value outside the domain from the start escapes at step 0 in both
+    s0 = orbit_diagram("sharpness", "gamma", [2.0, 3.0], fixed={"k": 3}, state0={"s": 2.5}, discard=10, keep=10)
+    assert list(s0.escape_step.values) == [0, 0] and np.isnan(s0.orbit.values).all()
+
+
 def test_generated_orbit_kernels_are_cached_on_disk(tmp_path):
     """Orbit kernels of a sympy map are generated as a module and compiled with cache=True,
     so a new process loads them instead of recompiling (the figures relied on this)."""

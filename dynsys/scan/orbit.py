@@ -80,14 +80,16 @@ def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_h
     """The effective-sharpness map ``s -> gamma s (1-s)^{k-2}`` (integer ``k >= 3``), inlined.
 
     The same iteration, escape rule, Lyapunov sum and period detection as ``_orbit_one`` of :data:`_RUNNER_TEMPLATE`
-    with the map's generated kernels (``f'(s) = gamma (1-s)^{k-2} (1 + (k-2) s/(s-1))``, the
-    printed sympy derivative), but with ``(1-s)^{k-2}`` as repeated products and no calls
-    through function pointers, and the Lyapunov sum ``sum_t ln|f'(s_t)|`` taken as the log of the
-    running product (exactly rescaled by powers of two): about 20x faster. Returns ``(escape_step, lyapunov, period, s)``.
+    with the map's generated kernels, but with ``(1-s)^{k-2}`` as repeated products, no calls
+    through function pointers, the derivative in the division-free form
+    ``f'(s) = gamma (1-s)^{k-3} (1 - (k-1) s)`` (the printed sympy form
+    ``gamma (1-s)^{k-2} (1 + (k-2) s/(s-1))`` simplified; equal up to rounding) and the Lyapunov
+    sum ``sum_t ln|f'(s_t)|`` taken as the log of the running product (exactly rescaled by powers
+    of two): about 20x faster. Returns ``(escape_step, lyapunov, period, s)``.
     """
     nstore = orbit_row.shape[0]
     nbins = hist.shape[0]
-    c1 = k - 2.0
+    c2 = k - 1.0
     if not (math.isfinite(s) and s > 0.0 and s < 2.0):
         for i in range(nstore):
             orbit_row[i] = math.nan
@@ -96,11 +98,13 @@ def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_h
     pexp = 0
     for t in range(discard + keep):
         q = 1.0 - s
-        p = q
+        r = 1.0  # (1-s)^{k-3}
+        p = q  # (1-s)^{k-2}
         for _ in range(k - 3):
+            r = p
             p = p * q
         if t >= discard:
-            prod *= abs((gamma * p) * (1.0 + c1 * s / (s - 1.0)))
+            prod *= abs((gamma * r) * (1.0 - c2 * s))
             if not (1e-250 < prod < 1e250) and prod != 0.0 and math.isfinite(prod):
                 m, e = math.frexp(prod)
                 prod = m
@@ -122,16 +126,145 @@ def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_h
     return -1, lyap, _detect_period(orbit_row, max_period, tol), s
 
 
+#: parameter values iterated together by :func:`_sharpness_lanes` (the inner loop LLVM vectorizes)
+_ORBIT_LANES = 32
+
+
+@njit(inline="always")
+def _in_domain(s):
+    return math.isfinite(s) and s > 0.0 and s < 2.0
+
+
+@njit(inline="always", error_model="numpy")
+def _sharpness_steps(S, P, R, G, PR, c2, k, keep_phase, logistic):
+    """One step of the effective-sharpness map for every lane (vectorizable: no branch on a lane),
+    in the operation order of :func:`_sharpness_one`; returns how many lanes left the domain and
+    how many Lyapunov products need rescaling."""
+    L = _ORBIT_LANES
+    if not logistic:  # (1-s)^{k-2}, (1-s)^{k-3} in their own passes (a runtime trip count inside the lane loop stops vectorization)
+        for j in range(L):
+            P[j] = 1.0 - S[j]
+            R[j] = 1.0
+        for _ in range(k - 3):
+            for j in range(L):
+                R[j] = P[j]
+                P[j] = P[j] * (1.0 - S[j])
+    nbad = 0
+    nren = 0
+    for j in range(L):
+        s = S[j]
+        p = (1.0 - s) if logistic else P[j]
+        if keep_phase:
+            pr = PR[j] * abs((G[j] * (1.0 if logistic else R[j])) * (1.0 - c2 * s))
+            PR[j] = pr
+            nren += 0 if (((pr > 1e-250) & (pr < 1e250)) | (pr == 0.0) | (abs(pr) == math.inf) | (pr != pr)) else 1
+        sn = G[j] * s * p
+        S[j] = sn
+        nbad += 0 if ((sn > 0.0) & (sn < 2.0)) else 1  # NaN fails both
+    return nbad, nren
+
+
+@njit(error_model="numpy", cache=True)
+def _sharpness_lanes(i0, gammas, k, s0, discard, keep, orbit, max_period, tol, final, esc, lyap, period):
+    """:func:`_sharpness_one` for the values ``i0 .. i0 + _ORBIT_LANES - 1`` (all with the same ``k``)
+    at once: one orbit is a chain of dependent operations (latency-bound); several chains side by
+    side overlap, and the lane loop is vectorized. The same operations in the same order, so the
+    same bits as :func:`_sharpness_one`. A lane that leaves the domain is recorded (rare path) and
+    then iterates the harmless ``gamma = 1, s = 1/2`` until the block ends; its orbit points from
+    the escape on are set to NaN at the end."""
+    L = _ORBIT_LANES
+    n = gammas.shape[0]
+    nstore = orbit.shape[1]
+    S = np.empty(L)
+    P = np.empty(L)
+    R = np.empty(L)
+    G = np.empty(L)
+    PR = np.ones(L)
+    PE = np.zeros(L, np.int64)
+    ESC = np.full(L, -1, np.int64)
+    FIN = np.empty(L)
+    for j in range(L):
+        i = min(i0 + j, n - 1)
+        G[j] = gammas[i]
+        S[j] = s0[i]
+        if not _in_domain(S[j]):
+            ESC[j] = 0
+            FIN[j] = S[j]
+            G[j] = 1.0
+            S[j] = 0.5
+    c2 = k - 1.0
+    nlanes = min(L, n - i0)
+    for t in range(discard + keep):
+        keep_phase = t >= discard
+        if k == 3:  # constant flags: four specialised copies of the lane loop
+            if keep_phase:
+                nbad, nren = _sharpness_steps(S, P, R, G, PR, c2, k, True, True)
+            else:
+                nbad, nren = _sharpness_steps(S, P, R, G, PR, c2, k, False, True)
+        elif keep_phase:
+            nbad, nren = _sharpness_steps(S, P, R, G, PR, c2, k, True, False)
+        else:
+            nbad, nren = _sharpness_steps(S, P, R, G, PR, c2, k, False, False)
+        if nren > 0:  # rescale the products by powers of two (exact), as _sharpness_one
+            for j in range(L):
+                pr = PR[j]
+                if not (1e-250 < pr < 1e250) and pr != 0.0 and math.isfinite(pr):
+                    m, e = math.frexp(pr)
+                    PR[j] = m
+                    PE[j] += e
+        if nbad > 0:
+            for j in range(L):
+                if ESC[j] < 0 and not _in_domain(S[j]):
+                    ESC[j] = t + 1
+                    FIN[j] = S[j]
+                    G[j] = 1.0
+                    S[j] = 0.5
+        if keep_phase:
+            pos = t - discard - (keep - nstore)
+            if pos >= 0:
+                for j in range(nlanes):
+                    orbit[i0 + j, pos] = S[j]
+    for j in range(nlanes):
+        i = i0 + j
+        if ESC[j] >= 0:
+            _nan_after_escape(orbit[i], ESC[j] - 1, discard, keep)
+            esc[i] = ESC[j]
+            lyap[i] = math.nan
+            period[i] = 0
+            final[i] = FIN[j]
+        else:
+            prod = PR[j]
+            esc[i] = -1
+            lyap[i] = ((math.log(prod) + PE[j] * _LN2) / keep if prod > 0.0
+                       else (-math.inf if prod == 0.0 else math.log(prod)))
+            period[i] = _detect_period(orbit[i], max_period, tol)
+            final[i] = S[j]
+
+
 @njit(parallel=True, error_model="numpy", cache=True)
 def _sharpness_parallel(gammas, ks, s0, discard, keep, orbit, max_period, tol, use_hist, hist, hist_lo, hist_hi,
                         final, esc, lyap, period):
-    for i in prange(gammas.shape[0]):
-        e, ly, pe, s = _sharpness_one(gammas[i], ks[i], s0[i], discard, keep, orbit[i], max_period, tol, use_hist,
-                                      hist[i], hist_lo, hist_hi)
-        esc[i] = e
-        lyap[i] = ly
-        period[i] = pe
-        final[i] = s
+    """Every value independently: blocks of :data:`_ORBIT_LANES` values with one ``k`` through
+    :func:`_sharpness_lanes`, the rest (density histograms, mixed ``k``) one by one."""
+    n = gammas.shape[0]
+    L = _ORBIT_LANES
+    for b in prange((n + L - 1) // L):
+        i0 = b * L
+        i1 = min(i0 + L, n)
+        same_k = True
+        for i in range(i0, i1):
+            if ks[i] != ks[i0]:
+                same_k = False
+        if same_k and not use_hist:
+            _sharpness_lanes(i0, gammas, ks[i0], s0, discard, keep, orbit, max_period, tol, final, esc, lyap, period)
+            continue
+        for i in range(i0, i1):
+            e, ly, pe, s = _sharpness_one(gammas[i], ks[i], s0[i], discard, keep, orbit[i], max_period, tol,
+                                          use_hist, hist[i], hist_lo, hist_hi)
+            esc[i] = e
+            lyap[i] = ly
+            period[i] = pe
+            final[i] = s
 
 
 @njit(error_model="numpy", cache=True)
