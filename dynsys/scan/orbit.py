@@ -75,6 +75,12 @@ def _nan_after_escape(orbit_row, t, discard, keep):
         orbit_row[i] = math.nan
 
 
+@njit(inline="always")
+def _in_domain(s):
+    """The effective sharpness stays in its domain ``(0, 2)`` (and is finite)."""
+    return math.isfinite(s) and s > 0.0 and s < 2.0
+
+
 @njit(error_model="numpy", cache=True)
 def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_hist, hist, hist_lo, hist_hi):
     """The effective-sharpness map ``s -> gamma s (1-s)^{k-2}`` (integer ``k >= 3``), inlined.
@@ -90,7 +96,7 @@ def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_h
     nstore = orbit_row.shape[0]
     nbins = hist.shape[0]
     c2 = k - 1.0
-    if not (math.isfinite(s) and s > 0.0 and s < 2.0):
+    if not _in_domain(s):
         for i in range(nstore):
             orbit_row[i] = math.nan
         return 0, math.nan, 0, s
@@ -110,7 +116,7 @@ def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_h
                 prod = m
                 pexp += e
         s = gamma * s * p
-        if not (math.isfinite(s) and s > 0.0 and s < 2.0):
+        if not _in_domain(s):
             _nan_after_escape(orbit_row, t, discard, keep)
             return t + 1, math.nan, 0, s
         if t >= discard:
@@ -128,11 +134,6 @@ def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_h
 
 #: parameter values iterated together by :func:`_sharpness_lanes` (the inner loop LLVM vectorizes)
 _ORBIT_LANES = 32
-
-
-@njit(inline="always")
-def _in_domain(s):
-    return math.isfinite(s) and s > 0.0 and s < 2.0
 
 
 @njit(inline="always", error_model="numpy")
