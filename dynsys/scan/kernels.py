@@ -554,13 +554,9 @@ def _window_end_cheap(S, I, k, adaptive, t0, t1, coupling_start):
         _coupling_samples(S, I, k)
     for j in range(L):
         _, gm, ge, sm, se, sx = _window_end_cheap_lane(S, I, j, k, band)
-        S[_GM + j] = gm
-        S[_SM + j] = sm
-        S[_SMX + j] = sx
+        _store_levels(S, I, j, gm, ge, sm, se, sx)
         S[_BMAX + j] = 0.0
         S[_BMIN + j] = math.inf
-        I[_GE + j] = ge
-        I[_SE + j] = se
     return True
 
 
@@ -585,12 +581,19 @@ def _window_end_fast(S, I, k, adaptive, t0, t1, coupling_start):
     for j in range(L):
         (_, X, M, V, cv, sfx, feps, RMIN, PEAK, ex, ev, gm, ge, sm, se, smx) = _window_end_lane(S, I, j, k, adaptive, band)
         _store_units(S, I, j, X, M, V, cv, sfx, feps, RMIN, PEAK, ex, ev)
-        S[_GM + j] = gm
-        S[_SM + j] = sm
-        S[_SMX + j] = smx
-        I[_GE + j] = ge
-        I[_SE + j] = se
+        _store_levels(S, I, j, gm, ge, sm, se, smx)
     return True
+
+
+@njit(inline="always")
+def _store_levels(S, I, j, gm, ge, sm, se, smx):
+    """Store lane ``j``'s exact running min ``gm 2^ge``, exact sustained level ``sm 2^se`` and the
+    sustained level ``smx`` in the current units."""
+    S[_GM + j] = gm
+    S[_SM + j] = sm
+    S[_SMX + j] = smx
+    I[_GE + j] = ge
+    I[_SE + j] = se
 
 
 @njit(inline="always")
@@ -1002,14 +1005,10 @@ def _window_end_general(S, I, blk, n, k, adaptive, t0, t1, coupling_start, steps
                            S[_BMIN + j], S[_FSTEP + j], S[_ZF + j], I[_EX + j], I[_EV + j], S[_GM + j], I[_GE + j], I[_ST + j],
                            S[_CSUM + j], I[_CN + j], S[_SM + j], I[_SE + j], S[_SMX + j])
         S[_FSTEP + j] = FSTEP
-        S[_GM + j] = gmj
         S[_CSUM + j] = csj
-        S[_SM + j] = smj
-        S[_SMX + j] = smxj
-        I[_GE + j] = gej
+        _store_levels(S, I, j, gmj, gej, smj, sej, smxj)
         I[_ST + j] = stj
         I[_CN + j] = cnj
-        I[_SE + j] = sej
         if stj != OK:
             c = blk * L + j
             if c < n:
