@@ -16,6 +16,7 @@ SMALL = {
     "cnn": dict(n=10, size=8, channels=(2, 3)),
     "transformer": dict(n=8, d=8, layers=1, heads=2, items=6, anchors=2, seq_len=5),
     "llas-fnn": dict(width=6, n=8),
+    "gpt2-text": dict(model_size="tiny", n_embd=4, n_head=1, seq_len=6, n=2),
 }
 
 

@@ -10,7 +10,10 @@ spike/predictor tables at the end.
 """
 from __future__ import annotations
 
-EXPERIMENT_NAMES = ("fnn-sin", "fnn-50d", "cnn", "transformer", "llas-fnn")
+EXPERIMENT_NAMES = ("fnn-sin", "fnn-50d", "cnn", "transformer", "llas-fnn", "gpt2-text")
+#: default optimizer and dtype where an experiment's differ from adam / float64
+DEFAULT_OPTIMIZER = {"llas-fnn": "gd", "gpt2-text": "adamw"}
+DEFAULT_DTYPE = {"gpt2-text": "float32"}
 #: predictors selectable with --predictors (the contract's variables)
 PREDICTOR_CHOICES = ("lambda_max_H", "lambda_max_Hhat", "lambda_grad_H", "lambda_grad_Hhat",
                      "lambda_update_Hhat", "lambda_grad_Hhat_sustained", "critical_sharpness")
@@ -28,9 +31,10 @@ def register(subparsers):
                               description=DESCRIPTION)
     p.add_argument("--experiment", required=True, choices=EXPERIMENT_NAMES,
                    help="which experiment: fnn-sin (Fig. 4), fnn-50d (Fig. 5), cnn (Fig. 6), transformer (Fig. 7), "
-                        "llas-fnn (LLAS paper Sec. 3)")
+                        "llas-fnn (LLAS paper Sec. 3), gpt2-text (transformers GPT-2 on the CPython help text; "
+                        "needs dynsys[hf])")
     p.add_argument("--optimizer", choices=("gd", "adam", "adamw"), default=None,
-                   help="optimizer (default: the experiment's, adam except llas-fnn)")
+                   help="optimizer (default: the experiment's: adam; gd for llas-fnn, adamw for gpt2-text)")
     p.add_argument("--lr", type=float, default=None, help="learning rate eta (default: the experiment's)")
     p.add_argument("--beta1", type=float, default=None, help="Adam beta1 (default 0.9)")
     p.add_argument("--beta2", type=float, default=None, help="Adam beta2 (default 0.999)")
@@ -43,8 +47,11 @@ def register(subparsers):
                    help="comma-separated list among " + ", ".join(PREDICTOR_CHOICES)
                         + " (default: all that apply to the optimizer)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--dtype", default="float64", choices=("float64", "float32"),
-                   help="floating-point type of model and data (default float64)")
+    p.add_argument("--dtype", default=None, choices=("float64", "float32"),
+                   help="floating-point type of model and data (default float64; float32 for gpt2-text)")
+    p.add_argument("--model-size", default=None, dest="model_size", choices=("tiny", "default", "small", "gpt2"),
+                   help="gpt2-text only: GPT-2 size preset (default ~1.0M parameters; small ~4.8M, gpt2 ~85M: "
+                        "n_layer 12, n_embd 768); --set n_layer=.. --set n_embd=.. --set n_head=.. override it")
     p.add_argument("--seed", type=int, default=0, help="seed of data and initialization (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="experiment setting, e.g. --set width=200 (repeatable; see dynsys.nn.experiments)")
@@ -121,8 +128,15 @@ def run(args):
     from dynsys.nn.spikes import evaluate_predictors, format_spike_table, format_summary, spikes_to_dataset
 
     settings = _parse_settings(args.set)
-    # default optimizer of the experiment (llas-fnn is a GD experiment)
-    optimizer = args.optimizer or ("gd" if args.experiment == "llas-fnn" else "adam")
+    if args.model_size is not None:
+        if args.experiment != "gpt2-text":
+            raise ValueError(f"--model-size is a gpt2-text setting but --experiment is {args.experiment}; "
+                             "allowed: --model-size with --experiment gpt2-text")
+        settings["model_size"] = args.model_size
+    if args.dtype is None:
+        args.dtype = DEFAULT_DTYPE.get(args.experiment, "float64")
+    # default optimizer of the experiment (llas-fnn is a GD experiment, gpt2-text an AdamW one)
+    optimizer = args.optimizer or DEFAULT_OPTIMIZER.get(args.experiment, "adam")
     predictors = parse_predictors(args.predictors, optimizer)
     factory_kw = dict(settings, seed=args.seed, device=args.device, dtype=args.dtype)
     t0 = time.perf_counter()
@@ -187,5 +201,7 @@ def _argv_of(args):
         v = getattr(args, k)
         if v is not None:
             parts.append(f"--{k.replace('_', '-')} {v}")
+    if getattr(args, "model_size", None) is not None:
+        parts.append(f"--model-size {args.model_size}")
     parts += [f"--set {s}" for s in args.set]
     return parts

@@ -8,6 +8,7 @@ fnn-50d     two-layer ReLU net, 50-d quadratic target (Fig. 5, D5, D9)
 cnn         small CNN, synthetic images, MSE on one-hot labels (Fig. 6, reduced)
 transformer small Transformer, compositional-rule next token (Fig. 7, reduced)
 llas-fnn    tanh net of width 20 under GD, PCA/LFP/condensation (LLAS paper Sec. 3-5)
+gpt2-text   transformers GPT-2 on the CPython help text, AdamW + warm-up (new; needs dynsys[hf])
 ========== ==================================================================
 
 :func:`get_experiment` builds one; :func:`run_experiment` trains it with a stock
@@ -63,9 +64,15 @@ def _llas_fnn(**kw):
     return llas_fnn(**kw)
 
 
+def _gpt2_text(**kw):
+    from .gpt2_text import gpt2_text  # imports transformers lazily (optional extra dynsys[hf])
+
+    return gpt2_text(**kw)
+
+
 #: name -> factory(**settings) -> Experiment
 EXPERIMENTS = {"fnn-sin": _fnn_sin, "fnn-50d": _fnn_50d, "cnn": _cnn, "transformer": _transformer,
-               "llas-fnn": _llas_fnn}
+               "llas-fnn": _llas_fnn, "gpt2-text": _gpt2_text}
 
 
 def get_experiment(name: str, **settings) -> Experiment:

@@ -40,6 +40,13 @@ class Experiment:
         Default ``optimizer, lr, beta1, beta2, eps, weight_decay, steps, every``.
     attrs : dict
         Every setting that made the experiment (plain values, for Dataset attrs).
+    lr_schedule : callable, optional
+        ``lr_schedule(t, steps) -> factor``: :func:`train` (``steps`` steps) sets each param
+        group's learning rate to ``factor * lr`` (``lr`` the group's rate when training
+        began) before step ``t`` (warm-up, cosine decay). ``None``: constant learning rate.
+    grad_clip : float, optional
+        :func:`train` clips the gradient norm to this value before each step
+        (``torch.nn.utils.clip_grad_norm_``). ``None``: no clipping.
     """
 
     name: str
@@ -48,6 +55,8 @@ class Experiment:
     data: tuple
     defaults: dict
     attrs: dict = field(default_factory=dict)
+    lr_schedule: object = None
+    grad_clip: float | None = None
 
     def loss(self) -> float:
         """The current full-batch loss (no gradient)."""
@@ -182,6 +191,8 @@ def train(experiment: Experiment, optimizer, steps: int, *, monitor=None, interv
     """Full-batch training: ``steps`` optimizer steps on ``experiment``.
 
     At step ``t`` (0-based) the loop computes ``L(theta_t)`` and its gradient,
+    clips its norm to ``experiment.grad_clip`` (if set), sets the learning rate to
+    ``experiment.lr_schedule(t, steps)`` times the initial one (if set),
     applies the interventions' ``before_step(t, optimizer)``, calls
     ``optimizer.step()`` (giving ``theta_{t+1}``) and then, if given,
     ``monitor.step(loss=L(theta_t))``. A non-finite loss stops the run (reported
@@ -191,6 +202,9 @@ def train(experiment: Experiment, optimizer, steps: int, *, monitor=None, interv
     model = experiment.model
     losses = []
     it = range(steps)
+    schedule, clip = experiment.lr_schedule, experiment.grad_clip
+    base_lrs = [float(g["lr"]) for g in optimizer.param_groups] if schedule is not None else None
+    clip_params = [p for p in model.parameters() if p.requires_grad] if clip is not None else None
     if progress:
         from tqdm.auto import tqdm
 
@@ -205,6 +219,12 @@ def train(experiment: Experiment, optimizer, steps: int, *, monitor=None, interv
                 monitor.record_divergence(t, value)
             return TrainResult(losses, t, t, f"loss is not finite ({value}) at step {t}")
         loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(clip_params, clip, foreach=False)
+        if schedule is not None:
+            factor = float(schedule(t, steps))
+            for g, base in zip(optimizer.param_groups, base_lrs):
+                g["lr"] = base * factor
         for iv in interventions:
             iv.before_step(t, optimizer)
         optimizer.step()
