@@ -58,7 +58,7 @@ _EXPORTS = {
 }
 # every submodule, loaded lazily as an attribute (dynsys.nn.monitor, ...)
 _SUBMODULES = ("params", "hvp", "operators", "eigen", "predictors", "critical",
-               "monitor", "spikes", "plot", "experiments")
+               "monitor", "spikes", "plot", "experiments", "integrations")
 
 __all__ = sorted(_EXPORTS)
 

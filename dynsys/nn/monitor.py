@@ -88,13 +88,16 @@ class Monitor:
         Relative residual tolerance of the eigen-solves.
     seed : int
         Seed of the eigen-solver start vectors (warm-started afterwards).
+    max_iter : int, optional
+        Cap on the Lanczos iterations (Hessian-vector products) of each eigen-solve
+        (default: the solver's own, ``max(300, 4k)`` bounded by the parameter count).
     attrs : dict, optional
         Extra attributes for the Dataset (experiment settings).
     """
 
     def __init__(self, model, loss_fn, data, optimizer, *, every: int = 1, predictors=None, lr=None,
                  per_block: bool = True, block_predictors: bool = False, tol: float = 1e-4, seed: int = 0,
-                 attrs=None):
+                 attrs=None, max_iter=None):
         from dynsys.nn.params import check_model, parameter_layout
         from dynsys.nn.predictors import PREDICTORS
 
@@ -106,6 +109,7 @@ class Monitor:
         self.every = check_int("every", every, 1)
         self.tol = check_positive("tol", tol)
         self.seed = check_int("seed", seed, 0)
+        self.max_iter = None if max_iter is None else check_int("max_iter", max_iter, 1)
         self.lr = None if lr is None else check_positive("lr", lr)
         self.per_block = bool(per_block)
         self.block_predictors = bool(block_predictors)
@@ -201,7 +205,8 @@ class Monitor:
         try:
             out = compute_predictors(self.model, self.loss_fn, self.data, self.optimizer,
                                      predictors=list(self.predictors), lr=self.lr, warm_start=self._warm,
-                                     per_block=self.block_predictors, tol=self.tol, seed=self.seed)
+                                     per_block=self.block_predictors, tol=self.tol, seed=self.seed,
+                                     max_iter=self.max_iter)
             block_grads = self._block_grad_norms(out["gradient"]) if self.per_block else None
             block_vhat = self._block_sqrt_vhat_norms() if self.per_block else None
         except (ValueError, RuntimeError, FloatingPointError) as exc:
