@@ -63,9 +63,9 @@ def check_every_call(cb, calls):
     engine = cb.engine
     original = engine.record
 
-    def checked(step, current_batch=None):
+    def checked(step, current_batch=None, step_lrs=None):
         before = snapshot(engine.model, engine.optimizer)
-        out = original(step, current_batch)
+        out = original(step, current_batch, step_lrs)
         assert_same(before, snapshot(engine.model, engine.optimizer))
         calls.append(step)
         return out
@@ -99,6 +99,8 @@ def dense_curvature(model, loss_of, optimizer):
 
     theta = torch.cat([p.detach().reshape(-1) for _, p in named])
     H = torch.autograd.functional.hessian(f, theta, vectorize=True)
+    # a symmetric matrix (docs/nn.md: torch.func's jacrev-of-jacrev is wrong through LayerNorm weights)
+    assert float((H - H.T).abs().max()) <= 1e-6 * float(H.abs().max())
     H = 0.5 * (H + H.T)
     group = optimizer.param_groups[0]
     b1, b2 = group["betas"]
@@ -225,7 +227,7 @@ def test_hf_warmup_threshold_and_log_history_without_trainer(tmp_path):
     pytest.importorskip("accelerate")
     ids, data = token_data(n=4)
     model = tiny_gpt2(dropout=0.0)
-    cb = integrations.HFTrainerCallback(every=1, predictors=["lambda_max_H"])
+    cb = integrations.HFTrainerCallback(every=1, predictors=["lambda_max_H"], max_iter=3, tol=1e-12)
     # warmup: the first step is taken with eta = 0, the second with eta = 1e-2
     trainer = hf_trainer(tmp_path, model, data, callbacks=[cb], max_steps=2, report_to=[],
                          lr_scheduler_type="constant_with_warmup", warmup_steps=1)
@@ -236,6 +238,7 @@ def test_hf_warmup_threshold_and_log_history_without_trainer(tmp_path):
     assert math.isinf(ds["threshold"].sel(step=1)) and math.isinf(ds["threshold_directional"].sel(step=1))
     assert float(ds["threshold"].sel(step=2)) == pytest.approx(200.0, rel=1e-12)
     assert np.isfinite(ds["lambda_max_H"].values).all()
+    assert (ds["n_hvp"].values <= 3).all()  # max_iter caps the Lanczos products
     rows = [e for e in trainer.state.log_history if "dynsys/current/lambda_max_H" in e]
     assert [r["step"] for r in rows] == [1, 2]
     assert [r["dynsys/current/lambda_max_H"] for r in rows] == list(ds["lambda_max_H"].values)
@@ -345,6 +348,25 @@ def test_lightning_logged_values_equal_dense_eigenvalues(tmp_path):
     assert float(ds["lambda_max_H"].sel(step=6)) == pytest.approx(lam_h, rel=1e-5)
     assert float(ds["threshold"].sel(step=6)) == pytest.approx(2 / 0.02, rel=1e-12)
     assert ds.attrs["optimizer"] == "Adam" and ds.attrs["batch_source"] == "probe"
+
+
+def test_lightning_threshold_uses_the_lr_of_the_step_taken(tmp_path):
+    pl, Regression, X, Y = lightning_setup(dropout=0.0)
+
+    class Warmup(Regression):
+        def configure_optimizers(self):
+            opt = torch.optim.Adam(self.parameters(), lr=0.02)
+            # eta of steps 1, 2, 3 = 0, 0.01, 0.02; Lightning moves it before on_train_batch_end
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(s / 2, 1.0))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    cb = integrations.LightningCallback(every=1, predictors=["lambda_max_Hhat"], log=False)
+    lightning_fit(pl, Warmup(), X, Y, tmp_path, [cb], max_steps=3)
+    ds = cb.to_dataset()
+    assert list(ds["step"].values) == [1, 2, 3]
+    assert math.isinf(ds["threshold"].sel(step=1))
+    assert ds["threshold"].sel(step=[2, 3]).values == pytest.approx([2 / 0.01, 2 / 0.02], rel=1e-12)
+    assert np.isfinite(ds["lambda_max_Hhat"].values).all()
 
 
 # ----------------------------------------------------------------------------- extras and validation

@@ -214,8 +214,14 @@ class TrainerMonitor:
     def due(self, step: int) -> bool:
         return step > 0 and step % self.every == 0
 
-    def record(self, step: int, current_batch=None) -> dict:
-        """Record every source at optimizer step ``step``; return the scalars to log (tag -> float)."""
+    def record(self, step: int, current_batch=None, step_lrs=None) -> dict:
+        """Record every source at optimizer step ``step``; return the scalars to log (tag -> float).
+
+        ``step_lrs``: the param groups' learning rates of the step just taken, where the
+        trainer's scheduler has already moved the optimizer's (Lightning); default: the
+        optimizer's current ones. The thresholds ``2/eta`` use that ``eta`` (``inf`` at 0)
+        unless the callback was given ``lr``.
+        """
         if not self.monitors:
             raise RuntimeError(f"{self.owner}: record() before setup(); the callback is set up when training begins")
         metrics = {}
@@ -227,16 +233,19 @@ class TrainerMonitor:
                 mon.data = current_batch
                 self._check_loss(source, current_batch)
             mon.steps_done = step
-            lr_zero = self.lr is None and {float(g["lr"]) for g in self.optimizer.param_groups} == {0.0}
+            lrs = {float(v) for v in (step_lrs if step_lrs is not None else
+                                      [g["lr"] for g in self.optimizer.param_groups])}
+            lr_zero = self.lr is None and lrs == {0.0}
             if lr_zero:
                 mon.lr = 1.0  # thresholds per unit lr, replaced below: 2/lr - wd is +inf at lr = 0
+            elif self.lr is None and step_lrs is not None and len(lrs) == 1:
+                mon.lr = lrs.pop()
             try:
                 with self.measuring():
                     rec = mon.record()
             finally:
                 mon.data = mon.data if source == "probe" else None  # do not keep the batch alive
-                if lr_zero:
-                    mon.lr = None
+                mon.lr = self.lr
             if lr_zero:
                 for k in _THRESHOLDS:
                     if k in rec:

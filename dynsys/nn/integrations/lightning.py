@@ -58,7 +58,9 @@ class LightningCallback(Callback):
     ``grad_norm``, ``lambda_max(H)``, ``lambda_max(Hhat)`` (``Hhat = D H`` with ``D`` from
     ``exp_avg_sq``, Eq. 7 of the loss-spikes-in-Adam paper), ``lambda_grad``,
     ``lambda_update`` and the critical sharpness, against the threshold ``2/eta``
-    (math.md A3, C1, C3). Parameters, ``.grad``, the optimizer state and the random
+    (math.md A3, C1, C3), ``eta`` the learning rate of the step just taken (kept in
+    ``on_before_optimizer_step``: Lightning's step schedulers move it before
+    ``on_train_batch_end``). Parameters, ``.grad``, the optimizer state and the random
     stream are left bit-identical. The values go to every logger of the trainer
     (``trainer.loggers``: TensorBoardLogger, CSVLogger, ...) as
     ``<prefix>/<source>/<name>`` at step ``t``; the record is :meth:`to_dataset`.
@@ -79,6 +81,7 @@ class LightningCallback(Callback):
             seed=seed, max_iter=max_iter, per_block=per_block, block_predictors=block_predictors, prefix=prefix,
             log=log)
         self._last_step = None
+        self._step_lrs = None
 
     def on_train_start(self, trainer, pl_module):
         if len(trainer.optimizers) != 1:
@@ -86,6 +89,11 @@ class LightningCallback(Callback):
                              "exactly one (trainer.optimizers[0] is measured)")
         self.engine.setup(pl_module, trainer.optimizers[0], attrs={"trainer": "lightning.pytorch.Trainer"})
         self._last_step = trainer.global_step
+        self._step_lrs = None
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        # Lightning steps "step"-interval schedulers before on_train_batch_end: keep the lr of this step
+        self._step_lrs = [float(g["lr"]) for g in optimizer.param_groups]
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         step = trainer.global_step
@@ -97,7 +105,7 @@ class LightningCallback(Callback):
             self.engine.add_train_loss(step, loss.detach().reshape(()))
         if not self.engine.due(step):
             return
-        metrics = self.engine.record(step, current_batch=batch)
+        metrics = self.engine.record(step, current_batch=batch, step_lrs=self._step_lrs)
         if self.engine.log and metrics:
             for logger in trainer.loggers:
                 logger.log_metrics(dict(metrics), step=step)
