@@ -53,12 +53,14 @@ _EXPORTS = {
     "evaluate_predictor": "spikes", "evaluate_predictors": "spikes", "format_summary": "spikes",
     "format_spike_table": "spikes", "threshold_crossings": "spikes",
     "plot_record": "plot",
+    "predict_onsets": "onset", "forecast_onsets": "onset", "steps_to_instability": "onset",
+    "OnsetPrediction": "onset", "open_record": "onset",
     "EXPERIMENTS": "experiments", "get_experiment": "experiments", "run_experiment": "experiments",
     "Experiment": "experiments", "build_optimizer": "experiments",
 }
 # every submodule, loaded lazily as an attribute (dynsys.nn.monitor, ...)
 _SUBMODULES = ("params", "hvp", "operators", "eigen", "predictors", "critical",
-               "monitor", "spikes", "plot", "experiments", "integrations")
+               "monitor", "spikes", "plot", "experiments", "integrations", "onset")
 
 __all__ = sorted(_EXPORTS)
 
