@@ -12,6 +12,7 @@ from the optimizer's exp_avg_sq (Eq. 7 of the loss-spikes-in-Adam paper); the th
 import copy
 import glob
 import math
+import random
 import sys
 import warnings
 
@@ -153,7 +154,12 @@ def own_logs(trainer):
             for e in trainer.state.log_history if "loss" in e or "train_loss" in e]
 
 
-def test_hf_run_is_bit_identical_with_the_callback(tmp_path, monkeypatch):
+def global_streams():
+    return torch.rand(4), random.random(), np.random.random()
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_hf_run_is_bit_identical_with_the_callback(tmp_path, monkeypatch, mode):
     pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
     monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(tmp_path / "tb"))
@@ -165,21 +171,21 @@ def test_hf_run_is_bit_identical_with_the_callback(tmp_path, monkeypatch):
         calls = []
         if monitored:
             cb = integrations.HFTrainerCallback(every=2, probe_batch={"input_ids": ids[:4], "labels": ids[:4]},
-                                                current_batch=True, mode="train", predictors=PREDICTORS)
+                                                current_batch=True, mode=mode, predictors=PREDICTORS)
             cb.attach(trainer)
             check_every_call(cb, calls)
         trainer.train()
         opt = trainer.optimizer.optimizer  # accelerate's wrapper around torch.optim.AdamW
-        runs.append((snapshot(model, opt), own_logs(trainer), torch.rand(4), calls))
+        runs.append((snapshot(model, opt), own_logs(trainer), global_streams(), calls))
     (s0, logs0, r0, _), (s1, logs1, r1, calls) = runs
     assert calls == [2, 4]
     assert_same(s0, s1)
     assert logs0 == logs1  # the Trainer's own loss/grad_norm/lr at every step, unchanged and not displaced
-    assert torch.equal(r0, r1)  # the global random stream after training
+    assert torch.equal(r0[0], r1[0]) and r0[1:] == r1[1:]  # torch, random and numpy streams after training
     for source in ("current", "probe"):
         ds = cb.to_dataset(source)
         assert list(ds["step"].values) == [2, 4]
-        assert ds.attrs["batch_source"] == source and ds.attrs["mode"] == "train"
+        assert ds.attrs["batch_source"] == source and ds.attrs["mode"] == mode
         assert not ds["nonfinite"].any()
 
 
@@ -292,6 +298,8 @@ def lightning_fit(pl, module, X, Y, logdir, callbacks=(), max_steps=6, shuffle=T
     from lightning.pytorch.loggers import TensorBoardLogger
 
     torch.manual_seed(7)  # the DataLoader's shuffling draws from the global stream
+    random.seed(7)
+    np.random.seed(7)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, Y), batch_size=8, shuffle=shuffle)
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=max_steps, logger=TensorBoardLogger(str(logdir), name="run"),
                          enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
@@ -302,23 +310,24 @@ def lightning_fit(pl, module, X, Y, logdir, callbacks=(), max_steps=6, shuffle=T
     return trainer
 
 
-def test_lightning_run_is_bit_identical_and_logs_to_tensorboard(tmp_path):
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_lightning_run_is_bit_identical_and_logs_to_tensorboard(tmp_path, mode):
     pl, Regression, X, Y = lightning_setup(dropout=0.3)
     runs = []
     for monitored in (False, True):
         module = Regression()
         calls, cbs = [], []
         if monitored:
-            cb = integrations.LightningCallback(every=3, probe_batch=(X[:8], Y[:8]), current_batch=True, mode="train")
+            cb = integrations.LightningCallback(every=3, probe_batch=(X[:8], Y[:8]), current_batch=True, mode=mode)
             check_every_call(cb, calls)
             cbs = [cb]
         trainer = lightning_fit(pl, module, X, Y, tmp_path / str(monitored), cbs)
         opt = trainer.optimizers[0]
-        runs.append((snapshot(module, opt), torch.rand(4), calls))
+        runs.append((snapshot(module, opt), global_streams(), calls))
     (s0, r0, _), (s1, r1, calls) = runs
     assert calls == [3, 6]
     assert_same(s0, s1)
-    assert torch.equal(r0, r1)
+    assert torch.equal(r0[0], r1[0]) and r0[1:] == r1[1:]
     events = read_tensorboard(tmp_path / "True")
     for source in ("current", "probe"):
         ds = cb.to_dataset(source)
@@ -330,6 +339,17 @@ def test_lightning_run_is_bit_identical_and_logs_to_tensorboard(tmp_path):
                 assert events[tag][step] == np.float32(ds[name].sel(step=step).item())
     assert "train_loss" in events  # the module's own logging still works (the monitor's calls are muted)
     assert ds.sizes["train_step"] == 6
+    # the monitor's layout: netCDF round trip and the spike evaluator take it as they take a Monitor record
+    import xarray as xr
+
+    from dynsys.nn import evaluate_predictors
+
+    ds.to_netcdf(tmp_path / "record.nc")
+    with xr.open_dataset(tmp_path / "record.nc") as back:
+        assert np.array_equal(back["lambda_max_Hhat"].values, ds["lambda_max_Hhat"].values)
+        assert back.attrs["integration"] == "LightningCallback"
+    _, reports = evaluate_predictors(ds)
+    assert {"lambda_max_H", "lambda_max_Hhat", "critical_sharpness"} <= {r.name for r in reports}
 
 
 def test_lightning_logged_values_equal_dense_eigenvalues(tmp_path):
