@@ -235,8 +235,10 @@ def test_hf_warmup_threshold_and_log_history_without_trainer(tmp_path):
     model = tiny_gpt2(dropout=0.0)
     cb = integrations.HFTrainerCallback(every=1, predictors=["lambda_max_H"], max_iter=3, tol=1e-12)
     # warmup: the first step is taken with eta = 0, the second with eta = 1e-2
+    # with gradient accumulation (2 micro-batches of 2): the last micro-batch is measured
     trainer = hf_trainer(tmp_path, model, data, callbacks=[cb], max_steps=2, report_to=[],
-                         lr_scheduler_type="constant_with_warmup", warmup_steps=1)
+                         lr_scheduler_type="constant_with_warmup", warmup_steps=1, per_device_train_batch_size=2,
+                         gradient_accumulation_steps=2)
     with pytest.warns(RuntimeWarning, match="attach"):
         trainer.train()
     ds = cb.to_dataset()
@@ -248,6 +250,10 @@ def test_hf_warmup_threshold_and_log_history_without_trainer(tmp_path):
     rows = [e for e in trainer.state.log_history if "dynsys/current/lambda_max_H" in e]
     assert [r["step"] for r in rows] == [1, 2]
     assert [r["dynsys/current/lambda_max_H"] for r in rows] == list(ds["lambda_max_H"].values)
+    # train_loss: the loss of each whole step (both micro-batches), as the Trainer logs it
+    logged = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    assert list(ds["train_step"].values) == [0, 1]
+    assert ds["train_loss"].values == pytest.approx(logged, rel=1e-6)
 
 
 def test_hf_setup_errors_are_clear(tmp_path):
