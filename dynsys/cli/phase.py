@@ -52,7 +52,12 @@ def register(subparsers):
                    help="decades below lr^k/k the sustained loss must reach for an exponential phase (default 5)")
     p.add_argument("--coupling-window", type=float, default=0.1,
                    help="final fraction of the run over which v/g^2 is averaged (default 0.1)")
-    p.add_argument("--chunk", type=int, default=16384, help="cells per chunk: memory, progress and resume unit (default 16384)")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="cells per chunk: memory, progress and resume unit (default 16384 on cpu, what fits the GPU "
+                        "on cuda, the store's with --resume)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
+                   help="run the cells on the CPU (default), on a CUDA GPU (numba-cuda, the same results) or on "
+                        "CUDA when one is available (auto)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted scan stored in FILE.nc.chunks/")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run chunks on this Dask scheduler (tcp://host:port)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -94,7 +99,8 @@ def run(args):
         beta1=args.beta1, beta2=args.beta2, eps=args.eps, weight_decay=args.weight_decay, lr_decay=args.lr_decay,
         bias_correction=args.bias_correction, curvature=args.curvature, spike_factor=args.spike_factor,
         plateau_depth=args.plateau_depth, coupling_window=args.coupling_window, chunk=args.chunk, store=store,
-        resume=args.resume, scheduler=args.scheduler, progress=not args.no_progress, counters=counters)
+        resume=args.resume, scheduler=args.scheduler, progress=not args.no_progress, counters=counters,
+        device=args.device)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     ds.to_netcdf(tmp)
     os.replace(tmp, out)

@@ -89,8 +89,10 @@ class PhaseJob:
         return out
 
 
-def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False) -> dict:
-    """Raw kernel outputs of chunk ``index`` (a dict of arrays; deterministic)."""
+def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False, device: str = "cpu") -> dict:
+    """Raw kernel outputs of chunk ``index`` (a dict of arrays; deterministic). ``device``:
+    ``"cpu"`` (the lane kernel, or the scalar reference) or ``"cuda"``
+    (:mod:`dynsys.scan.cuda_backend`: the same outputs)."""
     start = index * job.chunk
     stop = min(start + job.chunk, job.ncells)
     p = job.cell_params(start, stop)
@@ -104,7 +106,10 @@ def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False) -> dict
     wd = p["weight_decay"] if job.optimizer == "adamw" else np.zeros(n)
     curv = p["curvature"] if job.objective == "quadratic" else np.ones(n)
     coupling_start = job.steps - max(1, int(math.ceil(job.coupling_window * job.steps)))
-    kernel = _k.scan_cells_reference if reference else _k.scan_cells
+    if device == "cuda":
+        from dynsys.scan.cuda_backend import scan_cells_cuda as kernel
+    else:
+        kernel = _k.scan_cells_reference if reference else _k.scan_cells
     ks = p["k"].astype(np.int64)
     for kk in np.unique(ks):
         for cc in np.unique(curv):
@@ -205,8 +210,8 @@ _NEUTRAL = {"beta1": 0.9, "beta2": 0.999, "eps": 0.0, "weight_decay": 0.0, "lr":
 def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 1.0, 50), y=("beta2", 0.0, 1.0, 50),
                   lr=None, steps=10_000, x0=1.0, beta1=0.9, beta2=0.999, eps=0.0, weight_decay=0.0, lr_decay=1.0,
                   bias_correction=False, curvature=1.0, spike_factor=100.0, plateau_depth=5.0, coupling_window=0.1,
-                  chunk=16384, store=None, resume=False, scheduler=None, progress=True, reference=False,
-                  counters=None):
+                  chunk=None, store=None, resume=False, scheduler=None, progress=True, reference=False,
+                  counters=None, device="cpu"):
     """Phase diagram of ``optimizer`` on ``objective`` over two hyperparameters.
 
     Each cell runs ``steps`` updates of the optimizer (PyTorch convention, see
@@ -238,8 +243,9 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         exponential phase (see :mod:`dynsys.scan.classify`).
     coupling_window : float
         Fraction of the run (at its end) over which the coupling ratio is averaged.
-    chunk : int
-        Cells per chunk (memory, progress and resume granularity).
+    chunk : int, optional
+        Cells per chunk (memory, progress and resume granularity). Default: 16384 on the CPU; on a
+        GPU what fits in a quarter of its free memory (at most 2^22); when resuming, the store's.
     store : path, optional
         Directory for finished chunks (resumable); removed by the caller when done.
     resume : bool
@@ -251,6 +257,11 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         Show a tqdm progress bar (cells).
     reference : bool
         Use the scalar reference kernel (bit-identical, slower; for checks).
+    device : {"cpu", "cuda", "auto"}
+        Where the cells run: the CPU lane kernel, or the GPU (numba-cuda, one thread per cell,
+        :mod:`dynsys.scan.cuda_backend`; the same Dataset: statistics, status and regimes bit for
+        bit, logarithms to the last bit). ``"auto"``: CUDA when ``numba.cuda.is_available()``.
+        With a ``scheduler``, ``"cuda"`` chunks go to workers with the resource ``GPU``.
     counters : dict, optional
         Filled with ``nchunks``, ``resumed`` (chunks read from the store) and ``computed``
         (chunks run by this call): a resumed scan computes only ``nchunks - resumed``.
@@ -270,6 +281,9 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
     """
     from dynsys import regimes
 
+    device = _resolve_device(device, scheduler, reference)
+    if chunk is None:
+        chunk = _default_chunk(device, store, resume, scheduler, _grid_cells(x, y))
     job = _build_job(optimizer, objective, k, x, y, lr, steps, x0, beta1, beta2, eps, weight_decay, lr_decay,
                      bias_correction, curvature, spike_factor, plateau_depth, coupling_window, chunk)
     need = job.ncells * BYTES_PER_CELL
@@ -322,11 +336,13 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
     try:
         if client is None:
             for i in todo:
-                finished(i, compute_chunk(job, i, reference=reference))
+                finished(i, compute_chunk(job, i, reference=reference, device=device))
         else:
             from distributed import as_completed
 
-            futures = client.map(_dask_chunk, [job] * len(todo), todo, [reference] * len(todo), pure=False)
+            extra = {"resources": {"GPU": 1}} if device == "cuda" else {}
+            futures = client.map(_dask_chunk, [job] * len(todo), todo, [reference] * len(todo), [device] * len(todo),
+                                 pure=False, **extra)
             for fut in as_completed(futures):
                 i, arrays = fut.result()
                 finished(i, arrays)
@@ -338,8 +354,54 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
     return res.dataset()
 
 
-def _dask_chunk(job, index, reference):
-    return index, compute_chunk(job, index, reference=reference)
+def _dask_chunk(job, index, reference, device="cpu"):
+    """A chunk on a Dask worker (``device="cuda"``: a worker with the resource ``GPU``)."""
+    return index, compute_chunk(job, index, reference=reference, device=device)
+
+
+#: chunk of a CPU scan when none is given
+CPU_CHUNK = 16384
+
+
+def _resolve_device(device, scheduler, reference):
+    from dynsys.scan import cuda_backend
+
+    if scheduler is not None and device == "cuda":
+        return "cuda"  # checked on the GPU workers
+    dev = cuda_backend.resolve_device(device)
+    if dev == "cuda" and reference:
+        raise ValueError("reference = True with device = 'cuda'; allowed: reference (the scalar CPU kernel) with "
+                         "device = 'cpu'")
+    return dev
+
+
+def _grid_cells(x, y):
+    try:
+        return parse_axis("x", x).num * parse_axis("y", y).num
+    except ValueError:
+        return 1  # reported by _build_job
+
+
+def _default_chunk(device, store, resume, scheduler, ncells):
+    """``chunk=None``: the store's chunk when resuming, else 16384 cells on the CPU and what fits the
+    GPU on CUDA (:func:`dynsys.scan.cuda_backend.chunk_for_device`)."""
+    if resume and store is not None:
+        from dynsys.scan.store import ChunkStore
+
+        st = ChunkStore(store)
+        if st.exists():
+            old = st.read_manifest().get("chunk")
+            if isinstance(old, int) and old >= 1:
+                return old
+    if device != "cuda":
+        return CPU_CHUNK
+    if scheduler is not None:
+        from dynsys.scan.cuda_backend import MAX_GPU_CHUNK
+
+        return min(MAX_GPU_CHUNK // 4, max(ncells, 1))
+    from dynsys.scan.cuda_backend import chunk_for_device
+
+    return chunk_for_device(ncells)
 
 
 def _client(scheduler):

@@ -1,0 +1,172 @@
+"""The CUDA backend of the phase and orbit scans (issue 11): device="cuda" gives the CPU scan's Dataset.
+
+Here and in CI the kernels run on numba's CUDA simulator (tests/conftest.py sets
+NUMBA_ENABLE_CUDASIM=1 unless it is set): each simulated thread runs the CPU compilation of the
+very per-cell function the GPU runs (dynsys.scan.cell.scan_cell), so every output must equal the
+CPU lane kernel's bit for bit. With NUMBA_ENABLE_CUDASIM=0 on a machine with a GPU the same tests
+run on the device, where the iteration is still bit for bit (no fma contraction) and only libdevice's
+log2 in the logarithmic outputs may differ in the last bit (compared to 1e-12 relative); the tests
+marked gpu run only there."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dynsys.kernels.status import OK, SCAN_RANGE, ZERO_BY_ZERO
+from dynsys.scan import cuda_backend as cb
+from dynsys.scan import phase_diagram
+from dynsys.scan.store import ChunkStore
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM = cb.simulator()
+pytestmark = pytest.mark.skipif(not cb.cuda_available(), reason="needs numba-cuda and a GPU or the CUDA simulator")
+gpu = pytest.mark.skipif(SIM or not cb.cuda_available(), reason="needs a CUDA GPU (not the simulator)")
+#: float outputs formed with log2 (libdevice on a GPU): last-bit differences allowed there
+LOG_VARS = {"min_loss", "final_loss", "sustained_loss", "coupling_ratio"}
+
+
+def assert_same_scan(gpu_ds, cpu_ds):
+    """Every variable and attr of the CUDA scan equals the CPU scan's (bit for bit on the simulator)."""
+    assert set(gpu_ds.data_vars) == set(cpu_ds.data_vars)
+    for v in cpu_ds.data_vars:
+        a, b = gpu_ds[v].values, cpu_ds[v].values
+        assert a.dtype == b.dtype, v
+        if SIM or v not in LOG_VARS:
+            np.testing.assert_array_equal(a, b, err_msg=v)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True, err_msg=v)
+    assert set(gpu_ds.attrs) == set(cpu_ds.attrs)
+    for key, val in cpu_ds.attrs.items():
+        assert np.array_equal(np.asarray(gpu_ds.attrs[key]), np.asarray(val),
+                              equal_nan=np.asarray(val).dtype.kind == "f"), key
+
+
+@pytest.mark.parametrize("optimizer, kw", [
+    # the paper's diagram (k = 4, no bias correction, eps = 0): regimes I, II and III all occur
+    ("adam", dict(k=4, x="beta1:0:1:8", y="beta2:0:1:8", lr=0.1, steps=1000)),
+    ("adam", dict(k=6, x="beta1:0:1:5", y="eps:0:1e-3:4", lr=0.05, steps=300, bias_correction=True)),
+    ("adamw", dict(k=4, x="lr:1e-3:0.3:5:log", y="weight_decay:0:0.5:4", eps=1e-8, bias_correction=True, steps=300)),
+    ("rmsprop", dict(k=6, x="beta2:0:1:6", y="lr:0.001:0.1:4:log", lr_decay=0.999, steps=300)),
+    ("momentum", dict(k=4, x="beta1:0:1:6", y="lr:0.01:2:4", steps=300)),
+    ("gd", dict(objective="quadratic", x="lr:0.1:2.5:6", y="curvature:0.5:1.5:4", k=2, steps=200)),
+])
+def test_cuda_scan_equals_the_cpu_scan(optimizer, kw):
+    cpu = phase_diagram(optimizer, progress=False, **kw)
+    dev = phase_diagram(optimizer, progress=False, device="cuda", **kw)
+    assert_same_scan(dev, cpu)
+    if optimizer == "adam" and kw["k"] == 4:  # the theory's three regimes are all in this small grid
+        assert {1, 2, 3} <= set(np.unique(dev.regime.values))
+
+
+def test_cuda_scan_equals_cpu_on_cells_that_fail_diverge_or_leave_the_range():
+    """0/0 at x0 = 0 (eps = 0), state and loss overflows at huge learning rates (diverged), the
+    giant spike of b1 = b2 = 6.5/256 that leaves one span's range (status 8), and the exact sign
+    step of b1 = b2 = 0 reaching x = 0 at step n = x0/lr (0/0 at step n)."""
+    statuses = set()
+    cases = [
+        dict(k=4, x="lr:1e-3:1e120:11:log", y="x0:-1:1:5", eps=0.0, steps=500),
+        dict(k=4, x=("beta1", 6.5 / 256 - 2.0**-10, 6.5 / 256 + 2.0**-10, 1),
+             y=("beta2", 6.5 / 256 - 2.0**-10, 6.5 / 256 + 2.0**-10, 1), lr=0.01, steps=1000),
+        dict(k=4, x="x0:0.3125:3.4375:5", y="lr:0.015625:0.078125:2", beta1=0.0, beta2=0.0, steps=120,
+             coupling_window=0.75),
+    ]
+    for kw in cases:
+        cpu = phase_diagram("adam", progress=False, **kw)
+        dev = phase_diagram("adam", progress=False, device="cuda", **kw)
+        assert_same_scan(dev, cpu)
+        statuses |= set(np.unique(dev.status.values).tolist())
+        diverged = dev.diverged.values.any() if kw is cases[0] else diverged
+    last = dev  # the sign-step grid: x reaches 0 exactly at step n = x0 / lr, then 0/0
+    n = np.rint(last.x0.values[None, :] / last.lr.values[:, None]).astype(int)
+    assert np.all(last.status.values == ZERO_BY_ZERO) and np.array_equal(last.fail_step.values, n)
+    assert {OK, SCAN_RANGE, ZERO_BY_ZERO} <= statuses and len(statuses) >= 4, statuses  # and an overflow
+    assert diverged
+
+
+def test_cuda_chunks_resume_a_cpu_store_bit_identical(tmp_path):
+    """Chunks are the same unit on both devices: a store begun on the CPU, with chunks lost, is
+    finished on CUDA (only the missing chunks computed) and equals the uninterrupted CPU scan."""
+    kw = dict(k=4, x="beta1:0:1:12", y="beta2:0:1:10", lr=0.01, steps=600, chunk=16, progress=False)
+    store = tmp_path / "st"
+    first = phase_diagram("adam", store=store, **kw)
+    st = ChunkStore(store)
+    for i in (0, 3, 7):
+        os.remove(st.chunk_path(i))
+    counters = {}
+    again = phase_diagram("adam", store=store, resume=True, counters=counters, device="cuda",
+                          **{**kw, "chunk": None})  # chunk=None on resume: the store's chunk (16)
+    assert counters == {"nchunks": 8, "resumed": 5, "computed": 3}
+    assert_same_scan(again, first)
+
+
+def test_dask_places_cuda_chunks_on_gpu_workers():
+    """device="cuda" with a scheduler: every chunk task asks for the worker resource GPU; a
+    LocalCluster whose worker offers GPU=1 runs them and gives the local CPU scan."""
+    distributed = pytest.importorskip("distributed")
+    kw = dict(k=4, x="beta1:0:1:9", y="beta2:0:1:7", lr=0.01, steps=400, chunk=16, progress=False)
+    local = phase_diagram("adam", **kw)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                                  resources={"GPU": 1}) as cluster, distributed.Client(cluster) as client:
+        counters = {}
+        remote = phase_diagram("adam", scheduler=client, counters=counters, device="cuda", **kw)
+        assert counters["computed"] == 4
+        asked = client.run_on_scheduler(lambda dask_scheduler: sorted(
+            {str(ts.resource_restrictions) for ts in dask_scheduler.tasks.values()}))
+    assert asked == [str({"GPU": 1})]
+    assert_same_scan(remote, local)
+
+
+def test_device_argument_is_validated():
+    kw = dict(k=4, x="beta1:0:1:2", y="beta2:0:1:2", lr=0.01, steps=10, progress=False)
+    with pytest.raises(ValueError, match=r"device = 'gpu' is not a device; allowed: 'cpu', 'cuda' or 'auto'"):
+        phase_diagram("adam", device="gpu", **kw)
+    with pytest.raises(ValueError, match="reference = True with device = 'cuda'"):
+        phase_diagram("adam", device="cuda", reference=True, **kw)
+    assert cb.resolve_device("auto") == "cuda" and cb.resolve_device("cpu") == "cpu"
+
+
+def test_gpu_chunk_fits_a_quarter_of_free_memory():
+    # 1 GiB free: a quarter of it at 121 bytes per cell
+    assert cb.DEVICE_BYTES_PER_CELL == 7 * 8 + 8 * 8 + 1
+    assert cb.chunk_for_device(10**9, free_bytes=2**30) == 2**30 // 4 // 121
+    assert cb.chunk_for_device(10**9, free_bytes=2**40) == cb.MAX_GPU_CHUNK
+    assert cb.chunk_for_device(1000, free_bytes=2**40) == 1000
+
+
+def _no_gpu_env():
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+@pytest.mark.skipif(not SIM, reason="this machine has a GPU")
+def test_device_cuda_without_a_gpu_is_one_clear_error(tmp_path):
+    """Without a GPU (and without the simulator): the API raises one ValueError naming device,
+    the CLI exits 2 with one line and writes nothing; device="auto" runs on the CPU."""
+    code = ("from dynsys.scan import phase_diagram\n"
+            "kw = dict(k=4, x='beta1:0:1:2', y='beta2:0:1:2', lr=0.01, steps=50, progress=False)\n"
+            "assert phase_diagram('adam', device='auto', **kw).attrs['chunk'] == 16384\n"
+            "try:\n    phase_diagram('adam', device='cuda', **kw)\nexcept ValueError as e:\n    print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=_no_gpu_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("device = 'cuda' cannot run here: ") and "allowed: device = 'cpu' or 'auto'" in r.stdout
+    out = tmp_path / "p.nc"
+    r = subprocess.run([sys.executable, "-m", "dynsys", "phase", "--x", "beta1:0:1:2", "--y", "beta2:0:1:2", "--lr",
+                        "0.01", "--steps", "50", "--device", "cuda", "--out", str(out), "--no-progress"],
+                       env=_no_gpu_env(), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "device = 'cuda' cannot run here" in lines[0], r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.gpu
+@gpu
+def test_gpu_scan_256x256_equals_cpu_and_kernel_has_no_fma_contraction():
+    """On the device: a 256 x 256 paper diagram equals the CPU scan (logs to 1e-12 relative)."""
+    kw = dict(k=4, x="beta1:0:1:256", y="beta2:0:1:256", lr=0.01, steps=2000, progress=False)
+    assert_same_scan(phase_diagram("adam", device="cuda", **kw), phase_diagram("adam", **kw))
+    assert cb.chunk_for_device(256 * 256) == 256 * 256
