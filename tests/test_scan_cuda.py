@@ -170,3 +170,81 @@ def test_gpu_scan_256x256_equals_cpu_and_kernel_has_no_fma_contraction():
     kw = dict(k=4, x="beta1:0:1:256", y="beta2:0:1:256", lr=0.01, steps=2000, progress=False)
     assert_same_scan(phase_diagram("adam", device="cuda", **kw), phase_diagram("adam", **kw))
     assert cb.chunk_for_device(256 * 256) == 256 * 256
+
+
+# ----------------------------------------------------------------------------- orbit diagrams
+
+def assert_same_orbit(dev, cpu):
+    assert set(dev.data_vars) == set(cpu.data_vars)
+    for v in cpu.data_vars:
+        a, b = dev[v].values, cpu[v].values
+        assert a.dtype == b.dtype, v
+        if SIM or v != "lyapunov":  # ln of the product: libdevice's log on a GPU
+            np.testing.assert_array_equal(a, b, err_msg=v)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300, equal_nan=True, err_msg=v)
+    assert dev.attrs == cpu.attrs
+
+
+@pytest.mark.parametrize("k, kw", [
+    (4, dict(discard=300, keep=200)),
+    (3, dict(discard=100, keep=300, store_points=64)),  # the logistic map, only the last points stored
+    (6, dict(discard=200, keep=400, histogram_bins=16)),
+])
+def test_cuda_orbit_diagram_equals_cpu(k, kw):
+    """The sharpness map s -> gamma s (1-s)^{k-2} over gamma, across period 1, the doubling cascade,
+    chaos and escape (s leaves (0, 2)): the same points, escapes and periods as the CPU. Theory
+    (Prop. 5.6, math.md D10): the fixed point s* = 1 - gamma^{-1/(k-2)} is stable with
+    lambda = ln|1 - (k-2) s*/(1-s*)| below gamma = (k/(k-2))^{k-2}."""
+    top = {3: 4.2, 4: 12.0, 6: 20.0}[k]
+    gammas = np.linspace(1.05, top, 40)
+    from dynsys.scan import orbit_diagram
+
+    cpu = orbit_diagram("sharpness", "gamma", gammas, fixed={"k": k}, **kw)
+    dev = orbit_diagram("sharpness", "gamma", gammas, fixed={"k": k}, device="cuda", **kw)
+    assert_same_orbit(dev, cpu)
+    stable = gammas < (k / (k - 2)) ** (k - 2) * 0.97
+    s_star = 1 - gammas[stable] ** (-1.0 / (k - 2))
+    assert np.all(dev.period.values[stable] == 1)
+    np.testing.assert_allclose(dev.lyapunov.values[stable], np.log(np.abs(1 - (k - 2) * s_star / (1 - s_star))),
+                               rtol=1e-3, atol=5e-3)
+    assert dev.escaped.values.any() and not dev.escaped.values.all()
+    esc = dev.escaped.values
+    assert np.isnan(dev.lyapunov.values[esc]).all() and np.all(dev.period.values[esc] == 0)
+
+
+def test_cuda_orbit_refuses_what_it_does_not_run():
+    from dynsys.scan import orbit_diagram
+
+    with pytest.raises(ValueError, match=r"device = 'cuda' does not run continuation = True"):
+        orbit_diagram("sharpness", "gamma", [2.0, 2.5], fixed={"k": 4}, continuation=True, device="cuda")
+    with pytest.raises(ValueError, match=r"device = 'cuda' does not run system 'adam-normalized'"):
+        orbit_diagram("adam-normalized", "beta2", [0.5, 0.6], device="cuda")
+    with pytest.raises(ValueError, match=r"device = 'tpu' is not a device"):
+        orbit_diagram("sharpness", "gamma", [2.0], fixed={"k": 4}, device="tpu")
+    # auto: CUDA where it applies, the CPU elsewhere (same results either way)
+    a = orbit_diagram("sharpness", "gamma", [2.0, 2.5], fixed={"k": 4}, continuation=True, device="auto")
+    b = orbit_diagram("sharpness", "gamma", [2.0, 2.5], fixed={"k": 4}, continuation=True)
+    assert_same_orbit(a, b)
+
+
+def test_cli_device_cuda_on_phase_and_bifurcation(tmp_path, capsys):
+    import xarray as xr
+
+    from dynsys.cli import main
+
+    out = tmp_path / "b.nc"
+    args = ["bifurcation", "--map", "sharpness", "--k", "4", "--param", "gamma:1.5:6.5:24", "--discard", "200",
+            "--keep", "100"]
+    assert main([*args, "--device", "cuda", "--out", str(out)]) == 0
+    assert main([*args, "--out", str(tmp_path / "c.nc")]) == 0
+    with xr.open_dataset(out) as a, xr.open_dataset(tmp_path / "c.nc") as b:
+        assert_same_orbit(a.load(), b.load())
+    assert main([*args, "--continuation", "--device", "cuda", "--out", str(tmp_path / "d.nc")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "device = 'cuda' does not run continuation" in err and "\n" not in err
+    ph = ["phase", "--x", "beta1:0:1:4", "--y", "beta2:0:1:4", "--lr", "0.05", "--steps", "300", "--no-progress"]
+    assert main([*ph, "--device", "cuda", "--out", str(tmp_path / "p.nc")]) == 0
+    assert main([*ph, "--out", str(tmp_path / "q.nc")]) == 0
+    with xr.open_dataset(tmp_path / "p.nc") as a, xr.open_dataset(tmp_path / "q.nc") as b:
+        assert_same_scan(a.load(), b.load())

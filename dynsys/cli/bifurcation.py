@@ -36,6 +36,9 @@ def register(subparsers):
                    help="also store a density histogram with this many bins (long keeps)")
     p.add_argument("--histogram-range", default=None, metavar="LO:HI",
                    help="histogram range (default (0, 2) for sharpness)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
+                   help="iterate on the CPU (default) or on a CUDA GPU, one thread per value (the sharpness map "
+                        "without --continuation; the same points); auto: CUDA when available and applicable")
     p.add_argument("--out", required=True, metavar="FILE.nc", help="output netCDF file")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="also draw the diagram with the theory marks")
     p.add_argument("--density", action="store_true", help="plot the density histogram instead of the points")
@@ -122,7 +125,8 @@ def run(args):
         hr = (lo, hi)
     ds = orbit_diagram(system, name, values, fixed=fixed, discard=args.discard, keep=args.keep,
                        continuation=args.continuation, state0=state0, max_period=args.max_period,
-                       observe=args.observe, histogram_bins=args.histogram_bins, histogram_range=hr)
+                       observe=args.observe, histogram_bins=args.histogram_bins, histogram_range=hr,
+                       device=args.device)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     ds.to_netcdf(tmp)
     os.replace(tmp, out)

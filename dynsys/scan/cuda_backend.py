@@ -45,7 +45,7 @@ import threading
 import numpy as np
 
 __all__ = ["DEVICES", "resolve_device", "cuda_available", "simulator", "scan_cells_cuda", "chunk_for_device",
-           "DEVICE_BYTES_PER_CELL"]
+           "DEVICE_BYTES_PER_CELL", "orbit_sharpness_cuda"]
 
 #: values of the ``device`` argument
 DEVICES = ("cpu", "cuda", "auto")
@@ -58,7 +58,7 @@ THREADS_PER_BLOCK = 128
 MAX_GPU_CHUNK = 1 << 22
 
 _lock = threading.Lock()
-_kernel = None
+_kernels: dict = {}
 
 
 def simulator() -> bool:
@@ -124,25 +124,27 @@ def _no_contraction():
         nvvm.compile_ir = original
 
 
-def _compiled_kernel():
-    """The ``@cuda.jit`` kernel (:func:`dynsys.scan.cuda_kernel.phase_kernel`), compiled once per
-    process; on a GPU without fma contraction (:func:`_no_contraction`)."""
-    global _kernel
+def _compiled_kernel(name="phase"):
+    """A ``@cuda.jit`` kernel of :mod:`dynsys.scan.cuda_kernel` (``"phase"`` or ``"sharpness"``),
+    compiled once per process; on a GPU eagerly for its one signature without fma contraction
+    (:func:`_no_contraction`)."""
     with _lock:
-        if _kernel is None:
+        if name not in _kernels:
             from numba import cuda
 
-            from dynsys.scan.cuda_kernel import phase_kernel, phase_kernel_signature
+            from dynsys.scan import cuda_kernel
 
+            fn = getattr(cuda_kernel, f"{name}_kernel")
             if simulator():
-                _kernel = cuda.jit(phase_kernel)
+                _kernels[name] = cuda.jit(fn)
             else:
                 import inspect
 
+                sig = getattr(cuda_kernel, f"{name}_kernel_signature")()
                 kw = {"fma": False} if "fma" in inspect.signature(cuda.jit).parameters else {}
                 with _no_contraction():
-                    _kernel = cuda.jit(phase_kernel_signature(), **kw)(phase_kernel)
-        return _kernel
+                    _kernels[name] = cuda.jit(sig, **kw)(fn)
+        return _kernels[name]
 
 
 def scan_cells_cuda(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, spike_up,
@@ -178,3 +180,35 @@ def chunk_for_device(ncells: int, free_bytes: int | None = None) -> int:
         free_bytes, _total = cuda.current_context().get_memory_info()
     fit = max(THREADS_PER_BLOCK, int(free_bytes) // 4 // DEVICE_BYTES_PER_CELL)
     return int(min(fit, MAX_GPU_CHUNK, max(int(ncells), 1)))
+
+
+def orbit_sharpness_cuda(gammas, ks, s0, discard, keep, orbit, max_period, tol, use_hist, hist, hist_lo, hist_hi,
+                         final, esc, lyap, period):
+    """:func:`dynsys.scan.orbit._sharpness_parallel` on the GPU (same arguments and outputs): one
+    thread per parameter value (:func:`dynsys.scan.cuda_kernel.sharpness_kernel`), then the escape
+    masking and period detection on the host (:func:`dynsys.scan.orbit._finish_rows`)."""
+    from numba import cuda
+
+    from dynsys.scan.orbit import _finish_rows
+
+    n = gammas.shape[0]
+    if n == 0:
+        return
+    kern = _compiled_kernel("sharpness")
+    d_orbit = cuda.to_device(np.full(orbit.shape, np.nan))
+    d_hist = cuda.to_device(np.ascontiguousarray(hist))
+    d_final = cuda.device_array(n)
+    d_esc = cuda.device_array(n, np.int64)
+    d_lyap = cuda.device_array(n)
+    blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+    kern[blocks, THREADS_PER_BLOCK](cuda.to_device(np.ascontiguousarray(gammas, np.float64)),
+                                    cuda.to_device(np.ascontiguousarray(ks, np.int64)),
+                                    cuda.to_device(np.ascontiguousarray(s0, np.float64)), int(discard), int(keep),
+                                    d_orbit, bool(use_hist), d_hist, float(hist_lo), float(hist_hi), d_final, d_esc,
+                                    d_lyap)
+    d_orbit.copy_to_host(orbit)
+    d_hist.copy_to_host(hist)
+    d_final.copy_to_host(final)
+    d_esc.copy_to_host(esc)
+    d_lyap.copy_to_host(lyap)
+    _finish_rows(orbit, esc, int(discard), int(keep), int(max_period), float(tol), lyap, period)

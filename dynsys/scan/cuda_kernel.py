@@ -1,12 +1,16 @@
-"""The ``@cuda.jit`` kernel of the phase scan (imported only when a CUDA scan runs, see
-:mod:`dynsys.scan.cuda_backend`): one thread per cell, :func:`dynsys.scan.cell.scan_cell`."""
+"""The ``@cuda.jit`` kernels of the phase scan and of the sharpness-map orbit diagram (imported only
+when a CUDA scan runs, see :mod:`dynsys.scan.cuda_backend`): one thread per cell or parameter value,
+built from the ``@njit`` functions the CPU kernels use."""
 from __future__ import annotations
+
+import math
 
 from numba import cuda
 
 from dynsys.scan.cell import scan_cell
+from dynsys.scan.orbit import _histogram_bin, _in_domain, _lyapunov_of_product, _rescaled_product, _sharpness_step
 
-__all__ = ["phase_kernel", "phase_kernel_signature"]
+__all__ = ["phase_kernel", "phase_kernel_signature", "sharpness_kernel", "sharpness_kernel_signature"]
 
 
 def phase_kernel(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up, coupling_start,
@@ -38,3 +42,58 @@ def phase_kernel_signature():
     i = int64[::1]
     return void(int64, float64, boolean, boolean, f, f, f, f, f, f, f, int64, float64, int64,
                 f, i, f, f, i, f, i, int8[::1], i)
+
+
+def sharpness_kernel(gammas, ks, s0, discard, keep, orbit, use_hist, hist, hist_lo, hist_hi, final, esc, lyap):
+    """Orbit diagram of the effective-sharpness map ``s -> gamma s (1-s)^{k-2}``, one thread per
+    parameter value ``i = cuda.grid(1)``: the iteration, escape rule, Lyapunov product and histogram of
+    :func:`dynsys.scan.orbit._sharpness_one` from the same shared functions
+    (:func:`~dynsys.scan.orbit._sharpness_step`, ``_rescaled_product``, ``_lyapunov_of_product``,
+    ``_histogram_bin``, ``_in_domain``). Writes the kept points (``orbit`` rows start as NaN), the
+    final state, the escape step (-1: none) and the Lyapunov exponent; the host then sets the points
+    after an escape to NaN and detects the period (:func:`dynsys.scan.orbit._finish_rows`)."""
+    i = cuda.grid(1)
+    if i >= gammas.shape[0]:
+        return
+    nstore = orbit.shape[1]
+    nbins = hist.shape[1]
+    gamma = gammas[i]
+    k = ks[i]
+    c2 = k - 1.0
+    s = s0[i]
+    if not _in_domain(s):
+        esc[i] = 0
+        final[i] = s
+        lyap[i] = math.nan
+        return
+    prod = 1.0
+    pexp = 0
+    for t in range(discard + keep):
+        sn, d = _sharpness_step(gamma, k, c2, s)
+        if t >= discard:
+            prod, pexp = _rescaled_product(prod * d, pexp)
+        s = sn
+        if not _in_domain(s):
+            esc[i] = t + 1
+            final[i] = s
+            lyap[i] = math.nan
+            return
+        if t >= discard:
+            pos = t - discard - (keep - nstore)
+            if pos >= 0:
+                orbit[i, pos] = s
+            if use_hist:
+                b = _histogram_bin(s, hist_lo, hist_hi, nbins)
+                if 0 <= b < nbins:
+                    hist[i, b] += 1.0
+    esc[i] = -1
+    final[i] = s
+    lyap[i] = _lyapunov_of_product(prod, pexp, keep)
+
+
+def sharpness_kernel_signature():
+    from numba import boolean, float64, int64, void
+
+    f = float64[::1]
+    return void(f, int64[::1], f, int64, int64, float64[:, ::1], boolean, float64[:, ::1], float64, float64, f,
+                int64[::1], f)

@@ -81,6 +81,42 @@ def _in_domain(s):
     return math.isfinite(s) and s > 0.0 and s < 2.0
 
 
+@njit(inline="always")
+def _sharpness_step(gamma, k, c2, s):
+    """One step of the effective-sharpness map and the factor of the Lyapunov product at ``s``:
+    ``(gamma s (1-s)^{k-2}, |gamma (1-s)^{k-3} (1 - (k-1) s)|)`` with ``c2 = k - 1``, the powers as
+    repeated products (shared by :func:`_sharpness_one` and the CUDA kernel)."""
+    q = 1.0 - s
+    r = 1.0  # (1-s)^{k-3}
+    p = q  # (1-s)^{k-2}
+    for _ in range(k - 3):
+        r = p
+        p = p * q
+    return gamma * s * p, abs((gamma * r) * (1.0 - c2 * s))
+
+
+@njit(inline="always")
+def _rescaled_product(prod, pexp):
+    """The Lyapunov product ``prod 2^pexp`` brought back near 1 by an exact power of two when it
+    leaves ``(1e-250, 1e250)`` (zero and non-finite values stay)."""
+    if not (1e-250 < prod < 1e250) and prod != 0.0 and math.isfinite(prod):
+        m, e = math.frexp(prod)
+        return m, pexp + e
+    return prod, pexp
+
+
+@njit(inline="always")
+def _lyapunov_of_product(prod, pexp, keep):
+    """``(ln prod + pexp ln 2) / keep`` (``-inf`` for a zero product)."""
+    return (math.log(prod) + pexp * _LN2) / keep if prod > 0.0 else (-math.inf if prod == 0.0 else math.log(prod))
+
+
+@njit(inline="always")
+def _histogram_bin(o, lo, hi, nbins):
+    """Bin of the observable ``o`` among ``nbins`` equal bins of ``[lo, hi)`` (outside: < 0 or >= nbins)."""
+    return int(math.floor((o - lo) / (hi - lo) * nbins))
+
+
 @njit(error_model="numpy", cache=True)
 def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_hist, hist, hist_lo, hist_hi):
     """The effective-sharpness map ``s -> gamma s (1-s)^{k-2}`` (integer ``k >= 3``), inlined.
@@ -103,19 +139,10 @@ def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_h
     prod = 1.0  # running product of |f'(s_t)| = prod 2^pexp (one log at the end, not one per step)
     pexp = 0
     for t in range(discard + keep):
-        q = 1.0 - s
-        r = 1.0  # (1-s)^{k-3}
-        p = q  # (1-s)^{k-2}
-        for _ in range(k - 3):
-            r = p
-            p = p * q
+        sn, d = _sharpness_step(gamma, k, c2, s)
         if t >= discard:
-            prod *= abs((gamma * r) * (1.0 - c2 * s))
-            if not (1e-250 < prod < 1e250) and prod != 0.0 and math.isfinite(prod):
-                m, e = math.frexp(prod)
-                prod = m
-                pexp += e
-        s = gamma * s * p
+            prod, pexp = _rescaled_product(prod * d, pexp)
+        s = sn
         if not _in_domain(s):
             _nan_after_escape(orbit_row, t, discard, keep)
             return t + 1, math.nan, 0, s
@@ -125,11 +152,23 @@ def _sharpness_one(gamma, k, s, discard, keep, orbit_row, max_period, tol, use_h
             if pos >= 0:
                 orbit_row[pos] = s
             if use_hist:
-                b = int(math.floor((s - hist_lo) / (hist_hi - hist_lo) * nbins))
+                b = _histogram_bin(s, hist_lo, hist_hi, nbins)
                 if 0 <= b < nbins:
                     hist[b] += 1.0
-    lyap = (math.log(prod) + pexp * _LN2) / keep if prod > 0.0 else (-math.inf if prod == 0.0 else math.log(prod))
-    return -1, lyap, _detect_period(orbit_row, max_period, tol), s
+    return -1, _lyapunov_of_product(prod, pexp, keep), _detect_period(orbit_row, max_period, tol), s
+
+
+@njit(error_model="numpy", cache=True)
+def _finish_rows(orbit, esc, discard, keep, max_period, tol, lyap, period):
+    """After the CUDA kernel: orbit points from an escape on are NaN, period 0 and Lyapunov NaN
+    there; elsewhere the period is detected (the steps of :func:`_sharpness_one`)."""
+    for i in range(orbit.shape[0]):
+        if esc[i] >= 0:
+            _nan_after_escape(orbit[i], esc[i] - 1, discard, keep)
+            lyap[i] = math.nan
+            period[i] = 0
+        else:
+            period[i] = _detect_period(orbit[i], max_period, tol)
 
 
 #: parameter values iterated together by :func:`_sharpness_lanes` (the inner loop LLVM vectorizes)
@@ -455,9 +494,24 @@ def _runners(system, obs_fn):
     return res
 
 
+def _orbit_device(device, supported, system, continuation):
+    """``"cpu"`` or ``"cuda"`` for the orbit diagram's ``device`` argument (see :func:`orbit_diagram`)."""
+    from dynsys.scan.cuda_backend import resolve_device
+
+    if device == "auto":
+        return resolve_device("auto") if supported else "cpu"
+    dev = resolve_device(device)
+    if dev == "cuda" and not supported:
+        what = ("continuation = True (sequential over the values)" if continuation
+                else f"system {system.name!r} with this observable")
+        raise ValueError(f"device = 'cuda' does not run {what}; allowed: device = 'cuda' for the sharpness map "
+                         "(integer k, observe its state, continuation = False), else device = 'cpu'")
+    return dev
+
+
 def orbit_diagram(system, param, values, *, fixed=None, discard=1000, keep=1000, continuation=False,
                   state0=None, max_period=64, tol=1e-6, observe=None, histogram_bins=None,
-                  histogram_range=None, store_points=None):
+                  histogram_range=None, store_points=None, device="cpu"):
     """Orbit diagram of ``system`` over ``param`` (math.md D10; Fig. 4 of the degenerate-polynomials paper).
 
     Parameters
@@ -488,6 +542,11 @@ def orbit_diagram(system, param, values, *, fixed=None, discard=1000, keep=1000,
     store_points : int, optional
         Keep only the last ``store_points`` points in ``orbit`` (default: all of ``keep``, or
         ``min(keep, 1000)`` when a histogram is requested).
+    device : {"cpu", "cuda", "auto"}
+        ``"cuda"``: one GPU thread per value (numba-cuda, :mod:`dynsys.scan.cuda_backend`; the same
+        orbit points bit for bit, the Lyapunov exponent to the last bit) for the effective-sharpness
+        map with integer ``k``, its state as the observable and no continuation (each value is
+        independent); ``"auto"``: CUDA when available and applicable, else the CPU.
 
     Returns
     -------
@@ -573,9 +632,14 @@ def orbit_diagram(system, param, values, *, fixed=None, discard=1000, keep=1000,
     esc = np.empty(values.size, np.int64)
     lyap = np.empty(values.size)
     period = np.empty(values.size, np.int64)
-    if system.name == "sharpness" and obs_fn is component and np.all(P[:, 1] == np.round(P[:, 1])):
+    fast = system.name == "sharpness" and obs_fn is component and bool(np.all(P[:, 1] == np.round(P[:, 1])))
+    device = _orbit_device(device, fast and not continuation, system, continuation)
+    if fast:
         # compiled fast path of the effective-sharpness map (same iteration, no function pointers)
-        runner = _sharpness_continuation if continuation else _sharpness_parallel
+        if device == "cuda":
+            from dynsys.scan.cuda_backend import orbit_sharpness_cuda as runner
+        else:
+            runner = _sharpness_continuation if continuation else _sharpness_parallel
         fin = np.empty(values.size)
         runner(np.ascontiguousarray(P[:, 0]), P[:, 1].astype(np.int64), np.ascontiguousarray(S0[:, 0]), discard, keep,
                orbit, max_period, tol, use_hist, hist, lo, hi, fin, esc, lyap, period)
