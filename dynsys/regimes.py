@@ -45,6 +45,7 @@ __all__ = [
     "adam_fixed_point",
     "adam_fixed_point_jacobian",
     "predicted_regime",
+    "boundary_distance",
     "sharpness_critical_gamma",
     "sharpness_fixed_point",
     "sharpness_multiplier",
@@ -219,6 +220,22 @@ def predicted_regime(beta1, beta2, k):
     stable = (b1 < rho ** k) & (b1 * (k - (k - 2) * rho) - rho ** (k - 1) * (k - 2 - k * rho) > 0)
     out = np.where(~exists, OSCILLATING, np.where(stable, CONVERGING, SPIKING)).astype(np.int8)
     return out if out.ndim else int(out)
+
+
+def boundary_distance(beta1, beta2, k):
+    """``|beta1 - B(beta2)|`` minimized over the regime boundaries ``B`` of Thm 6.1 (math.md D12).
+
+    The boundaries, as functions ``beta1 = B(beta2)``: Eq. 8 ``beta2^{k/(2(k-2))}`` (I/II), the
+    existence line ``beta2^{(k-1)/(2(k-2))}`` (II/III) and, where it binds (``beta2 <
+    ((k-2)/k)^{2(k-2)}``), the period-doubling curve of Eq. 9. The distance is measured along
+    ``beta1`` at the cell's ``beta2``: a confidence of a phase-diagram cell (0 on a boundary).
+    """
+    k = check_even_k("k", k, minimum=4)
+    b1, b2 = _check_betas(beta1, beta2)
+    d = np.minimum(np.abs(b1 - stability_boundary_beta1(b2, k)), np.abs(b1 - existence_boundary_beta1(b2, k)))
+    pd = np.asarray(period_doubling_boundary_beta1(b2, k))
+    d = np.where(pd > 0, np.minimum(d, np.abs(b1 - pd)), d)
+    return _scalar_or_array(d)
 
 
 def sharpness_critical_gamma(k):

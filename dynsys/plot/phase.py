@@ -83,7 +83,8 @@ def draw_boundaries(ax, k, *, b1_axis="x", b2_range=(1e-6, 1.0), n=600, legend=T
         ax.legend(loc="lower right", fontsize=6)
 
 
-def plot_phase(ds, var="min_loss", ax=None, *, zoom=None, theory=True, colorbar=True, title=None, vmin=None, vmax=None):
+def plot_phase(ds, var="min_loss", ax=None, *, zoom=None, theory=True, colorbar=True, title=None, vmin=None, vmax=None,
+               mark_unsettled=True):
     """Heatmap of ``ds[var]`` over the two swept parameters, theory boundaries on top.
 
     Parameters
@@ -98,6 +99,9 @@ def plot_phase(ds, var="min_loss", ax=None, *, zoom=None, theory=True, colorbar=
         Draw the D4/D12 boundaries when the axes are beta1 x beta2 of Adam/RMSProp on x^k.
     vmin, vmax : float, optional
         Colour range (default: 1st-99th percentile, at most 60 decades for losses).
+    mark_unsettled : bool
+        On the ``regime`` panel, mark with a black dot the cells whose label is not settled
+        (``settled == 0``: the first half of the run gives another regime).
 
     Returns
     -------
@@ -142,6 +146,11 @@ def plot_phase(ds, var="min_loss", ax=None, *, zoom=None, theory=True, colorbar=
         if var in ("regime", "predicted_regime"):
             cb.set_ticks([0, 1, 2, 3])
             cb.set_ticklabels(["0 div.", "I", "II", "III"])
+    if mark_unsettled and var == "regime" and "settled" in ds.data_vars:
+        uns = ds["settled"].transpose(yn, xn).values == 0
+        if uns.any():
+            iy, ix = np.nonzero(uns)
+            ax.scatter(xs[ix], ys[iy], s=2.0, c="k", marker=".", linewidths=0, label=f"unsettled ({uns.sum()} cells)")
     k = _theory_k(ds) if theory else None
     if k is not None:
         b1_axis = "x" if xn == "beta1" else "y"

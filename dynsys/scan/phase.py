@@ -21,6 +21,7 @@ import numpy as np
 
 from dynsys._validate import check_choice, check_in_range, check_int, check_positive, check_real
 from dynsys.kernels.status import SCAN_RANGE, STATUS_REASONS
+from dynsys.scan import episodes as _ep
 from dynsys.scan import kernels as _k
 from dynsys.scan.grid import SWEEPABLE, Axis, check_value, parse_axis
 
@@ -29,9 +30,10 @@ __all__ = ["phase_diagram", "PhaseJob", "compute_chunk", "BYTES_PER_CELL", "KERN
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam", "adamw")
 OBJECTIVES = ("power", "quadratic")
 #: bytes of result per cell (all output variables, :data:`_RESULT`)
-BYTES_PER_CELL = 56
-#: bumped whenever the kernels' arithmetic changes (a store from another version is refused)
-KERNEL_VERSION = 1
+BYTES_PER_CELL = 69
+#: bumped whenever the kernels' arithmetic or outputs change (a store from another version is refused);
+#: 2: the exponential-phase statistics of :mod:`dynsys.scan.episodes` are stored with each chunk
+KERNEL_VERSION = 2
 #: largest number of steps per cell
 MAX_STEPS = 10**9
 
@@ -53,6 +55,8 @@ class PhaseJob:
     plateau_depth: float
     coupling_window: float
     chunk: int
+    phase_length: int | None = 8
+    confidence_margin: float = 0.02
 
     @property
     def shape(self):
@@ -74,6 +78,8 @@ class PhaseJob:
             "bias_correction": int(self.bias_correction), "steps": self.steps,
             "spike_factor": self.spike_factor, "plateau_depth": self.plateau_depth,
             "coupling_window": self.coupling_window, "chunk": self.chunk, "kernel_version": KERNEL_VERSION,
+            "phase_length": -1 if self.phase_length is None else self.phase_length,
+            "confidence_margin": self.confidence_margin,
         }
         for name, val in self.fixed:
             d[name] = val
@@ -120,7 +126,20 @@ def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False, device:
                    np.ascontiguousarray(p["lr_decay"][sel]), np.ascontiguousarray(p["x0"][sel]), job.steps,
                    job.spike_factor ** (1.0 / kk), coupling_start,
                    *[sub[key] for key in _k.OUTPUTS])
-            for key in out:
+            for key in sub:
+                out[key][sel] = sub[key]
+    # second pass: exponential phases (dynsys.scan.episodes) of the cells it covers, same trajectories
+    for key, dt in _ep.PHASE_OUTPUTS.items():
+        out[key] = np.full(n, -1, dt)
+    cov = _ep.covered(job.optimizer, p)
+    for kk in np.unique(ks):
+        for cc in np.unique(curv):
+            sel = np.flatnonzero(cov & (ks == kk) & (curv == cc))
+            if sel.size == 0:
+                continue
+            sub = _ep.phase_statistics(int(kk), float(cc), bc, p["lr"][sel], b1[sel], b2[sel], eps[sel], p["x0"][sel],
+                                       job.steps, depth=job.plateau_depth, spike_factor=job.spike_factor)
+            for key in sub:
                 out[key][sel] = sub[key]
     return out
 
@@ -140,7 +159,8 @@ def _available_memory() -> int:
 
 
 def _build_job(optimizer, objective, k, x, y, lr, steps, x0, beta1, beta2, eps, weight_decay, lr_decay,
-               bias_correction, curvature, spike_factor, plateau_depth, coupling_window, chunk) -> PhaseJob:
+               bias_correction, curvature, spike_factor, plateau_depth, coupling_window, chunk, phase_length=8,
+               confidence_margin=0.02) -> PhaseJob:
     check_choice("optimizer", optimizer, OPTIMIZERS)
     check_choice("objective", objective, OBJECTIVES)
     xa = parse_axis("x", x)
@@ -198,8 +218,11 @@ def _build_job(optimizer, objective, k, x, y, lr, steps, x0, beta1, beta2, eps, 
     plateau_depth = check_in_range("plateau_depth", plateau_depth, 0.0, None)
     coupling_window = check_in_range("coupling_window", coupling_window, 0.0, 1.0, low_open=True)
     chunk = check_int("chunk", chunk, low=1, high=1 << 26)
+    if phase_length is not None:
+        phase_length = check_int("phase_length", phase_length, low=1, high=MAX_STEPS)
+    confidence_margin = check_in_range("confidence_margin", confidence_margin, 0.0, 1.0)
     return PhaseJob(optimizer, objective, xa, ya, tuple(fixed), bool(bias_correction), steps, spike_factor,
-                    plateau_depth, coupling_window, chunk)
+                    plateau_depth, coupling_window, chunk, phase_length, confidence_margin)
 
 
 # value a hyperparameter must have when the optimizer does not use it
@@ -210,8 +233,8 @@ _NEUTRAL = {"beta1": 0.9, "beta2": 0.999, "eps": 0.0, "weight_decay": 0.0, "lr":
 def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 1.0, 50), y=("beta2", 0.0, 1.0, 50),
                   lr=None, steps=10_000, x0=1.0, beta1=0.9, beta2=0.999, eps=0.0, weight_decay=0.0, lr_decay=1.0,
                   bias_correction=False, curvature=1.0, spike_factor=100.0, plateau_depth=5.0, coupling_window=0.1,
-                  chunk=None, store=None, resume=False, scheduler=None, progress=True, reference=False,
-                  counters=None, device="cpu"):
+                  phase_length=8, confidence_margin=0.02, chunk=None, store=None, resume=False, scheduler=None,
+                  progress=True, reference=False, counters=None, device="cpu"):
     """Phase diagram of ``optimizer`` on ``objective`` over two hyperparameters.
 
     Each cell runs ``steps`` updates of the optimizer (PyTorch convention, see
@@ -239,8 +262,15 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         A spike: the loss rises above ``spike_factor`` times its running minimum, and is
         counted once it has fallen back by ``spike_factor`` from its peak.
     plateau_depth : float
-        Decades below ``log10(c lr^k/k)`` (the regime-III level) the minimum must reach for an
+        Decades below ``log10(c lr^k/k)`` (the regime-III level) the loss must be for an
         exponential phase (see :mod:`dynsys.scan.classify`).
+    phase_length : int or None
+        An exponential phase: at least ``phase_length`` consecutive steps ``plateau_depth`` decades
+        below ``c lr^k/k`` (``phase_steps``, :mod:`dynsys.scan.episodes`). ``None``: the rule before
+        2026-12-06 (a whole aligned 32-step window that deep, ``sustained_loss``).
+    confidence_margin : float
+        Cells at least this far (in beta1) from every theory boundary and ``settled`` count in
+        ``agreement_confident_regime1..3``.
     coupling_window : float
         Fraction of the run (at its end) over which the coupling ratio is averaged.
     chunk : int, optional
@@ -275,9 +305,14 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         ``coupling_window`` of the run, math.md D13; NaN where undefined: gd/momentum, or a
         run that failed before the window), ``diverged``, ``status`` and ``fail_step`` (why and
         when a run stopped), ``regime`` (observed) and ``predicted_regime`` (theory; -1 where
-        the theory makes no prediction). ``attrs``: every setting, ``agreement`` (fraction of
-        cells with a prediction whose observed regime equals it; NaN if none),
-        ``agreement_regime1..3``, ``regime_codes`` and ``status_codes``.
+        the theory makes no prediction); the confidence of each cell: ``phase_steps`` (longest
+        exponential phase, -1 where not followed), ``settled`` (1: the first half of the run gives
+        the same regime, 0: it does not, -1: unknown) and ``boundary_distance`` (beta1 distance to
+        the nearest theory boundary at the cell's beta2, NaN without a prediction).
+        ``attrs``: every setting, ``agreement`` (fraction of cells with a prediction whose observed
+        regime equals it; NaN if none), ``agreement_regime1..3``, ``agreement_confident_regime1..3``
+        (the same over settled cells at least ``confidence_margin`` from every boundary),
+        ``cells_unsettled``, ``regime_codes`` and ``status_codes``.
     """
     from dynsys import regimes
 
@@ -285,7 +320,8 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
     if chunk is None:
         chunk = _default_chunk(device, store, resume, scheduler, _grid_cells(x, y))
     job = _build_job(optimizer, objective, k, x, y, lr, steps, x0, beta1, beta2, eps, weight_decay, lr_decay,
-                     bias_correction, curvature, spike_factor, plateau_depth, coupling_window, chunk)
+                     bias_correction, curvature, spike_factor, plateau_depth, coupling_window, chunk, phase_length,
+                     confidence_margin)
     need = job.ncells * BYTES_PER_CELL
     avail = _available_memory()
     if need > avail // 2:
@@ -447,6 +483,7 @@ _RESULT = {
     "min_loss": np.float64, "final_loss": np.float64, "sustained_loss": np.float64, "min_step": np.int64,
     "n_spikes": np.int32, "coupling_ratio": np.float64, "diverged": np.bool_, "status": np.int8,
     "fail_step": np.int64, "regime": np.int8, "predicted_regime": np.int8,
+    "phase_steps": np.int32, "settled": np.int8, "boundary_distance": np.float64,
 }
 
 
@@ -464,7 +501,7 @@ class _Result:
         job = self.job
         start = i * job.chunk
         stop = min(start + job.chunk, job.ncells)
-        if any(raw[key].shape != (stop - start,) for key in _k.OUTPUTS):
+        if any(key not in raw or raw[key].shape != (stop - start,) for key in (*_k.OUTPUTS, *_ep.PHASE_OUTPUTS)):
             raise ValueError(f"chunk {i} holds arrays of the wrong length; allowed: {stop - start} cells (a corrupt store?)")
         p = job.cell_params(start, stop)
         ks = p["k"]
@@ -477,10 +514,23 @@ class _Result:
             coupling = np.where(raw["coupling_n"] > 0,
                                 raw["coupling_sum"] / np.maximum(raw["coupling_n"], 1) * _LOG10_2, np.nan)
             plateau = np.log10(curv * p["lr"] ** ks / ks)
+            min_half = offset + ks * raw["min_log2x_half"] * _LOG10_2
+            final_half = offset + ks * raw["final_log2x_half"] * _LOG10_2
         from dynsys.scan.classify import classify
 
+        plen = job.phase_length
+        phase = raw["phase_steps"] if plen is not None else None
         regime = classify(min_loss, sustained, final_loss, raw["n_spikes"], raw["status"], plateau,
-                          spike_factor=job.spike_factor, depth=job.plateau_depth)
+                          spike_factor=job.spike_factor, depth=job.plateau_depth, phase_steps=phase, phase_length=plen)
+        # settled: the first half of the run (steps // 2) gives the same label
+        half = job.steps // 2
+        failed_by_half = (raw["status"] != 0) & (raw["fail_step"] >= 0) & (raw["fail_step"] <= half)
+        regime_half = classify(min_half, sustained, final_half, raw["n_spikes_half"],
+                               np.where(failed_by_half, raw["status"], 0), plateau, spike_factor=job.spike_factor,
+                               depth=job.plateau_depth, phase_steps=raw["phase_steps_half"] if plen is not None else None,
+                               phase_length=plen)
+        known = (raw["phase_steps"] >= 0) & (plen is not None)
+        settled = np.where(known, (regime_half == regime).astype(np.int8), -1).astype(np.int8)
         d = self.data
         sl = slice(start, stop)
         d["min_loss"][sl] = min_loss
@@ -494,6 +544,9 @@ class _Result:
         d["fail_step"][sl] = raw["fail_step"]
         d["regime"][sl] = regime
         d["predicted_regime"][sl] = _predicted(job, p, self.regimes)
+        d["phase_steps"][sl] = raw["phase_steps"]
+        d["settled"][sl] = settled
+        d["boundary_distance"][sl] = _distance(job, p, self.regimes, d["predicted_regime"][sl])
 
     def dataset(self):
         import xarray as xr
@@ -522,6 +575,12 @@ class _Result:
             "regime": {"long_name": "observed regime", "codes": _codes_text(regimes)},
             "predicted_regime": {"long_name": "regime predicted by Thm 6.1 (-1: no prediction)",
                                  "codes": _codes_text(regimes)},
+            "phase_steps": {"long_name": f"longest run of consecutive steps with the loss >= {job.plateau_depth:g} decades "
+                                         "below c lr^k/k (exponential phase; -1: not followed)", "units": "steps"},
+            "settled": {"long_name": f"1: the first {job.steps // 2} steps give the same regime; 0: they do not; "
+                                     "-1: unknown (cell not followed by the phase pass)"},
+            "boundary_distance": {"long_name": "beta1 distance to the nearest theory boundary (Eq. 8, existence, "
+                                               "Eq. 9) at the cell's beta2 (NaN: no prediction)"},
         }
         data = {key: xr.Variable(dims, arr.reshape(job.shape), attrs_of[key]) for key, arr in d.items()}
         coords = {job.x.name: (job.x.name, job.x.values()), job.y.name: (job.y.name, job.y.values())}
@@ -535,12 +594,29 @@ class _Result:
             n = int(np.count_nonzero(sel))
             attrs[f"agreement_regime{code}"] = float(np.count_nonzero(sel & (regime == code)) / n) if n else float("nan")
             attrs[f"cells_predicted_regime{code}"] = n
+            conf = sel & (d["settled"] == 1) & (d["boundary_distance"] >= job.confidence_margin)
+            nc = int(np.count_nonzero(conf))
+            attrs[f"agreement_confident_regime{code}"] = (float(np.count_nonzero(conf & (regime == code)) / nc)
+                                                          if nc else float("nan"))
+            attrs[f"cells_confident_regime{code}"] = nc
+        attrs["cells_unsettled"] = int(np.count_nonzero(d["settled"] == 0))
         ds.attrs.update(attrs)
         return ds
 
 
 def _codes_text(regimes):
     return "; ".join(f"{c}: {t}" for c, t in regimes.REGIME_CODES.items())
+
+
+def _distance(job, p, regimes, predicted):
+    """beta1 distance to the nearest theory boundary where a prediction exists (k >= 4), else NaN."""
+    out = np.full(predicted.shape[0], np.nan)
+    b1 = p["beta1"] if job.optimizer != "rmsprop" else np.zeros(predicted.shape[0])
+    for kk in np.unique(p["k"]):
+        sel = (predicted >= 0) & (p["k"] == kk) & (p["beta2"] > 0)
+        if kk >= 4 and sel.any():
+            out[sel] = regimes.boundary_distance(b1[sel], p["beta2"][sel], int(kk))
+    return out
 
 
 def _predicted(job, p, regimes):

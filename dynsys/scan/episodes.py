@@ -1,0 +1,196 @@
+"""Exponential phases of a phase-diagram cell: the statistic that tells regime II from regime III.
+
+Regime II of Thm 6.1 (degenerate-polynomials paper, math.md D12) is "an exponential phase, then a
+spike"; regime III is "no exponential phase, the loss oscillates about the SignGD level
+``c lr^k/k``". For small ``beta2`` the exponential phases of regime II are short: the loss falls
+by ``k/(2(k-2)) |log10 beta2|`` decades per step (D5), so a phase 30 decades deep lasts 20-50 steps
+and the fixed point's instability ends it; the main kernel's ``sustained_loss`` (the lowest level the
+loss stays below for a whole aligned 32-step window) misses most of them. A regime-III oscillation,
+on the other hand, dips far below the plateau by chance whenever ``x`` lands near 0, but such a dip
+lasts one step: the next SignGD-like step of size ``~ lr`` carries ``x`` out of the band again.
+
+The statistic is therefore the **length of the longest run of consecutive steps** ``t`` whose loss
+is at least ``depth`` decades below the plateau, i.e. ``|x_t| < lr 10^(-depth/k)`` (since
+``c x^k/k < 10^(-depth) c lr^k/k``): ``phase_steps``. On the 96 x 96 ``(beta1, beta2)`` scans at
+20000 steps (k = 4, 6, 8) 99.9 % of the cells more than 0.1 past the existence line have
+``phase_steps <= 7`` (at most 15), and the cells well inside the predicted-II band have at least 5
+(k = 4) to 15 (k = 6): ``phase_length = 8`` separates the two populations (docs/scanners.md).
+
+The run is the cell's own trajectory, bit for bit: :func:`cell_phases` repeats the arithmetic of
+:mod:`dynsys.scan.kernels` (same operations in the same order, in scaled units renewed by exact
+powers of two, so the units do not change a single bit), which is tested by comparing its minimum
+with the kernel's. It also records the statistics at ``steps // 2`` (minimum, last value, spikes,
+longest phase so far) so the driver can tell whether a cell's label has *settled*: the label it
+would get from the first half of the run equals the label of the whole run.
+
+Covered: adaptive optimizers (RMSProp, Adam, AdamW with weight decay 0) with ``lr_decay = 1``, any
+``eps`` and bias correction, on ``c x^k/k``. Other cells get ``phase_steps = -1`` and are classified
+by the sustained level alone.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["phase_statistics", "covered", "PHASE_OUTPUTS"]
+
+#: outputs of :func:`phase_statistics`: name -> dtype
+PHASE_OUTPUTS = {
+    "phase_steps": np.int64, "phase_steps_half": np.int64, "min_log2x_half": np.float64,
+    "final_log2x_half": np.float64, "n_spikes_half": np.int64,
+}
+
+_BAND = 2.0 ** 16  # |X| kept within [2^-16, 2^16] of the units
+_VBAND = 2.0 ** 96
+
+
+@njit(cache=True, error_model="numpy")
+def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half):
+    """Longest run below the band (whole run and up to step ``half``) and the half-run statistics.
+
+    Returns ``(longest, longest_half, min_log2x_half, log2x_half, n_spikes_half)``; the run stops
+    early (statistics so far) if ``x`` becomes 0, non-finite or the update 0/0.
+    """
+    # units: x = X 2^ex, m = M 2^((k-1) ex), v = V 2^ev (ev even), as in dynsys.scan.kernels
+    if x0 == 0.0 or not math.isfinite(x0):
+        return 0, 0, -math.inf if x0 == 0.0 else math.inf, -math.inf if x0 == 0.0 else math.inf, 0
+    ex = math.frexp(abs(x0))[1]
+    X = math.ldexp(x0, -ex)
+    ev = 2 * (k - 1) * ex
+    M = 0.0
+    V = 0.0
+    ob1 = 1.0 - b1
+    p1 = 1.0
+    p2 = 1.0
+    cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
+    es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
+    feps = math.ldexp(eps, -(ev // 2))
+    thr = lr * 10.0 ** (-depth / k)  # |x| below it: the loss is >= depth decades below c lr^k/k
+    ths = math.ldexp(thr, -ex)
+    rmin = abs(X)
+    peak = 0.0
+    nsp = 0
+    cur = 0
+    longest = 0
+    lh = 0
+    mh = math.inf
+    fh = math.inf
+    nh = 0
+    t = 0
+    for t in range(steps + 1):
+        a = abs(X)
+        if not (a < math.inf):
+            break
+        # running minimum and spike state machine: dynsys.scan.kernels._stats, in the same units
+        if a < rmin:
+            rmin = a
+        insb = peak > 0.0
+        start = a > rmin * spike_up
+        pk2 = a if a > peak else peak
+        end = insb and (a * spike_up < pk2)
+        peak = pk2 if ((insb or start) and not end) else 0.0
+        if end:
+            nsp += 1
+        if a < ths:
+            cur += 1
+            if cur > longest:
+                longest = cur
+        else:
+            cur = 0
+        if t == half:
+            lh = longest
+            mh = (math.log2(math.frexp(rmin)[0]) + math.frexp(rmin)[1] + ex) if rmin > 0.0 else -math.inf
+            fh = (math.log2(math.frexp(a)[0]) + math.frexp(a)[1] + ex) if a > 0.0 else -math.inf
+            nh = nsp
+        if t == steps or a == 0.0:
+            break
+        G = X
+        for _ in range(k - 2):
+            G = G * X
+        G = G * curv
+        m = b1 * M + ob1 * G
+        v = b2 * V + cv * (G * G)
+        if bc:
+            p1 = p1 * b1
+            p2 = p2 * b2
+            den = math.sqrt(v / (1.0 - p2)) + feps
+            if den == 0.0:
+                break
+            X = X - es * (m / (1.0 - p1)) / den
+        else:
+            den = math.sqrt(v) + feps
+            if den == 0.0:
+                break
+            X = X - es * m / den
+        M = m
+        V = v
+        ax = abs(X)
+        if ax > _BAND or (ax < 1.0 / _BAND and ax > 0.0) or V > _VBAND or (V < 1.0 / _VBAND and V > 0.0):
+            e1 = math.frexp(X)[1] if (ax > 0.0 and ax < math.inf) else 0
+            e2 = 0
+            if V > 0.0 and V < math.inf:
+                e2 = math.frexp(V)[1]
+                e2 -= e2 & 1
+            X = math.ldexp(X, -e1)
+            M = math.ldexp(M, -(k - 1) * e1)
+            rmin = math.ldexp(rmin, -e1)
+            peak = math.ldexp(peak, -e1)
+            ex += e1
+            V = math.ldexp(V, -e2)
+            ev += e2
+            if 2 * (k - 1) * ex - ev > 960:
+                # a giant jump of |x| in one step (the scan kernel stops such a cell: status 8): g^2 would
+                # overflow in v's units; express v in the units of g^2 (its old part is below 2^-960 of it)
+                e3 = 2 * (k - 1) * ex
+                V = math.ldexp(V, ev - e3)
+                ev = e3
+            cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
+            es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
+            feps = math.ldexp(eps, -(ev // 2))
+            ths = math.ldexp(thr, -ex)
+    if t < half:  # stopped early (x = 0 or not finite): the half-run statistics are those so far
+        lh = longest
+        mh = (math.log2(math.frexp(rmin)[0]) + math.frexp(rmin)[1] + ex) if rmin > 0.0 else -math.inf
+        fh = mh if abs(X) == 0.0 else math.inf
+        nh = nsp
+    return longest, lh, mh, fh, nh
+
+
+@njit(parallel=True, cache=True)
+def _phase_cells(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half,
+                 phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half):
+    for i in prange(lr.shape[0]):
+        a, b, c, d, e = cell_phases(k, curv, bc, lr[i], b1[i], b2[i], eps[i], x0[i], steps, depth, spike_up, half)
+        phase_steps[i] = a
+        phase_steps_half[i] = b
+        min_log2x_half[i] = c
+        final_log2x_half[i] = d
+        n_spikes_half[i] = e
+
+
+def covered(optimizer: str, params: dict) -> np.ndarray:
+    """Boolean mask of the cells :func:`phase_statistics` follows (see the module docstring)."""
+    n = params["lr"].shape[0]
+    if optimizer not in ("rmsprop", "adam", "adamw"):
+        return np.zeros(n, bool)
+    ok = params["lr_decay"] == 1.0
+    if optimizer == "adamw":
+        ok &= params["weight_decay"] == 0.0
+    return ok
+
+
+def phase_statistics(k, curv, bias_correction, lr, beta1, beta2, eps, x0, steps, *, depth, spike_factor):
+    """Per-cell :data:`PHASE_OUTPUTS` for cells of one ``k`` and curvature (1-D arrays).
+
+    ``depth``: decades below ``c lr^k/k`` that count as an exponential phase (the scan's
+    ``plateau_depth``); ``spike_factor``: the scan's spike threshold (for the half-run spike count).
+    """
+    lr = np.ascontiguousarray(lr, dtype=np.float64)
+    n = lr.shape[0]
+    out = {key: np.empty(n, dt) for key, dt in PHASE_OUTPUTS.items()}
+    arrays = [np.ascontiguousarray(np.broadcast_to(a, (n,)), dtype=np.float64) for a in (beta1, beta2, eps, x0)]
+    _phase_cells(int(k), float(curv), bool(bias_correction), lr, *arrays, int(steps), float(depth),
+                 float(spike_factor) ** (1.0 / k), int(steps) // 2, *[out[key] for key in PHASE_OUTPUTS])
+    return out
