@@ -153,6 +153,8 @@ def test_cli_gpt2_text_record_matches_a_replay_with_torch_scheduler_and_clipping
     np.testing.assert_array_equal(ds["step"].values, [4, 8])
     assert ds.attrs["optimizer"] == "AdamW" and ds.attrs["beta2"] == 0.95 and ds.attrs["weight_decay"] == 0.1
     assert ds.attrs["experiment"] == "gpt2-text" and "--model-size tiny" in ds.attrs["command"]
+    assert ds.attrs["n_parameters"] == ds.attrs["n_params"] == sum(
+        p.numel() for p in get_experiment("gpt2-text", **MICRO).model.parameters())
     np.testing.assert_allclose(ds["threshold"].values, 2 / 0.01 - 0.1, rtol=1e-12)  # warm-up over at step 3
 
     exp = get_experiment("gpt2-text", **MICRO, seed=0)
