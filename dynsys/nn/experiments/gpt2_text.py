@@ -31,10 +31,10 @@ Sizes (``model_size``; ``n_layer``/``n_embd``/``n_head`` override):
 ========= ======= ======= ======= ==============================
 size      n_layer n_embd  n_head  parameters (seq_len 64)
 ========= ======= ======= ======= ==============================
-tiny      1       16      2       ~12k (tests)
-default   4       144     4       ~1.04M
-small     6       256     8       ~4.8M
-gpt2      12      768     12      ~85M (GPT-2 small's body; GPU)
+tiny      1       16      2       8,432 (tests)
+default   4       144     4       1,049,184
+small     6       256     8       4,820,992
+gpt2      12      768     12      85,301,760 (GPT-2 small body; GPU)
 ========= ======= ======= ======= ==============================
 """
 from __future__ import annotations
