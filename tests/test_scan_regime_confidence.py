@@ -129,3 +129,14 @@ def test_dataset_carries_the_confidence_and_bad_arguments():
         _scan(4, 4, 100, confidence_margin=-0.1)
     with pytest.raises(ValueError, match="beta1"):
         R.boundary_distance(1.5, 0.5, 4)
+
+
+def test_claim_d15_ghost_of_the_fixed_point_past_the_existence_line():
+    from tests._claims import derivation, perturbed
+    from theory.registry import get_claim
+
+    d = derivation("D15")
+    assert d.passed
+    m = get_claim("D15").measure(d)
+    assert m.passed, m.detail
+    assert not perturbed("D15", "rate_exponent", 1.5).passed  # a wrong rate is caught

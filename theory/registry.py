@@ -29,6 +29,7 @@ PAPER_MODULES = (
     "theory.eos_blog",
     "theory.llas",
     "theory.critical_sharpness",
+    "theory.regime_boundaries",
 )
 
 ORDER = ("A", "D", "E", "F", "C")
