@@ -140,3 +140,17 @@ def test_claim_d15_ghost_of_the_fixed_point_past_the_existence_line():
     m = get_claim("D15").measure(d)
     assert m.passed, m.detail
     assert not perturbed("D15", "rate_exponent", 1.5).passed  # a wrong rate is caught
+
+
+def test_figure_before_after_regime_maps(tmp_path):
+    from dynsys.figures import load_figure
+
+    mod = load_figure("degenerate_regimes_before_after")
+    data = mod.compute(quick=True)  # 32 x 32, 3000 steps, k = 4, 6, 8
+    assert mod.plot(data, tmp_path)[0].stat().st_size > 5_000
+    for k in (4, 6, 8):
+        before, after = data["numbers"][f"k{k}"]["before"], data["numbers"][f"k{k}"]["after"]
+        # measured: II 0.27/0.48/0.58 -> 0.59/0.91/0.91; III 0.98 -> 0.95/0.91/0.90
+        assert after["regime2"] > before["regime2"] + 0.3
+        assert after["regime3"] > 0.88
+        assert after["confident_regime2"] >= 0.89 and after["confident_regime3"] >= 0.95
