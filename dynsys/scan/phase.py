@@ -131,7 +131,7 @@ def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False, device:
     # second pass: exponential phases (dynsys.scan.episodes) of the cells it covers, same trajectories
     for key, dt in _ep.PHASE_OUTPUTS.items():
         out[key] = np.full(n, -1, dt)
-    cov = _ep.covered(job.optimizer, p)
+    cov = _ep.covered(job.optimizer, p) & (job.phase_length is not None)  # phase_length=None: the first rule, no pass
     for kk in np.unique(ks):
         for cc in np.unique(curv):
             sel = np.flatnonzero(cov & (ks == kk) & (curv == cc))
@@ -266,8 +266,10 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         exponential phase (see :mod:`dynsys.scan.classify`).
     phase_length : int or None
         An exponential phase: at least ``phase_length`` consecutive steps ``plateau_depth`` decades
-        below ``c lr^k/k`` (``phase_steps``, :mod:`dynsys.scan.episodes`). ``None``: the rule before
-        2026-12-06 (a whole aligned 32-step window that deep, ``sustained_loss``).
+        below ``c lr^k/k`` (``phase_steps``, :mod:`dynsys.scan.episodes`; the second pass costs 7-10x
+        the main kernel's time, docs/performance.md). ``None``: the rule before 2026-12-06 (a whole
+        aligned 32-step window that deep, ``sustained_loss``) and no second pass (``phase_steps`` and
+        ``settled`` are -1).
     confidence_margin : float
         Cells at least this far (in beta1) from every theory boundary and ``settled`` count in
         ``agreement_confident_regime1..3``.
