@@ -154,3 +154,28 @@ def test_figure_before_after_regime_maps(tmp_path):
         assert after["regime2"] > before["regime2"] + 0.3
         assert after["regime3"] > 0.88
         assert after["confident_regime2"] >= 0.89 and after["confident_regime3"] >= 0.95
+
+
+def test_cli_phase_length_and_sustained_rule(tmp_path, capsys):
+    import xarray as xr
+
+    from dynsys.cli import main
+
+    base = ["phase", "--k", "6", "--x", "beta1:0:1:16", "--y", "beta2:0:1:16", "--lr", "0.01", "--steps", "1500",
+            "--no-progress", "--out"]
+    assert main(base + [str(tmp_path / "a.nc")]) == 0
+    assert main(base + [str(tmp_path / "b.nc"), "--sustained-rule"]) == 0
+    assert main(base + [str(tmp_path / "c.nc"), "--phase-length", "64"]) == 0
+    with xr.open_dataset(tmp_path / "a.nc") as a, xr.open_dataset(tmp_path / "b.nc") as b, \
+            xr.open_dataset(tmp_path / "c.nc") as c:
+        api = _scan(6, 16, 1500)
+        np.testing.assert_array_equal(a.regime.values, api.regime.values)
+        np.testing.assert_array_equal(b.regime.values, _scan(6, 16, 1500, phase_length=None).regime.values)
+        assert np.all(b.phase_steps.values == -1) and np.all(c.phase_steps.values == a.phase_steps.values)
+        # a longer required phase can only turn a cell with a phase (I, II) into III
+        ra, rc = a.regime.values, c.regime.values
+        assert np.all((rc == ra) | ((ra != 3) & (rc == 3))) and np.any(rc != ra)
+    capsys.readouterr()
+    assert main(base + [str(tmp_path / "d.nc"), "--phase-length", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "phase_length = 0" in err and err.count("\n") == 1
