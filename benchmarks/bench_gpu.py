@@ -7,7 +7,7 @@ min and its step, spikes, sustained level, coupling ratio, failures, exact renor
 * CUDA: :func:`dynsys.scan.cuda_backend.scan_cells_cuda` (one thread per cell, the kernel compiled
   without fma contraction), timed end to end (host -> device copies, kernel, device -> host
   copies) on grids ``--grids`` (default 256^2 .. 4096^2) x ``--steps``;
-* CPU: :func:`dynsys.scan.kernels.scan_cells` (lane kernel, all numba threads) on
+* CPU: :func:`dynsys.scan.lanes.scan_cells` (lane kernel, all numba threads) on
   ``--cpu-grid``^2 x ``--cpu-steps`` (the CPU would take hours on the big grids; cell-steps/s is the
   same unit whatever the size);
 * the CUDA outputs on the CPU's grid are compared with the CPU's: status, steps and counts exactly,
@@ -49,10 +49,10 @@ def _grid(n):
 
 def run_scan(kernel, n, steps):
     """The benchmark scan of an ``n x n`` grid for ``steps`` steps with ``kernel`` (the
-    signature of :func:`dynsys.scan.kernels.scan_cells`); returns the outputs."""
+    signature of :func:`dynsys.scan.lanes.scan_cells`); returns the outputs."""
     import numpy as np
 
-    from dynsys.scan import kernels as K
+    from dynsys.scan import lanes as K
 
     b1, b2 = _grid(n)
     m = b1.size
@@ -123,7 +123,7 @@ def main(argv=None):
     import numba
     import numpy as np
 
-    from dynsys.scan import cuda_backend, kernels
+    from dynsys.scan import cuda_backend, lanes
 
     why = cuda_backend._why_no_cuda()
     if why is not None:
@@ -140,12 +140,12 @@ def main(argv=None):
           f"{numba.config.NUMBA_NUM_THREADS} numba threads; numba {numba.__version__}; medians of {args.repeats} runs")
 
     gpu_kernel = cuda_backend.scan_cells_cuda
-    run_scan(kernels.scan_cells, 8, 40)  # compile / load the caches
+    run_scan(lanes.scan_cells, 8, 40)  # compile / load the caches
     run_scan(gpu_kernel, 8, 40)
-    tc = _median(lambda: run_scan(kernels.scan_cells, args.cpu_grid, args.cpu_steps), args.repeats)
+    tc = _median(lambda: run_scan(lanes.scan_cells, args.cpu_grid, args.cpu_steps), args.repeats)
     cpu_rate = args.cpu_grid ** 2 * args.cpu_steps / tc
     equal, worst = compare(run_scan(gpu_kernel, args.cpu_grid, args.cpu_steps),
-                           run_scan(kernels.scan_cells, args.cpu_grid, args.cpu_steps))
+                           run_scan(lanes.scan_cells, args.cpu_grid, args.cpu_steps))
     print(f"\n## Phase scan: Adam on x^4/4, all per-cell statistics (CUDA: {args.steps} steps; "
           f"CPU lane kernel: {args.cpu_grid}x{args.cpu_grid} x {args.cpu_steps})\n")
     print("| implementation | grid | seconds | cell-steps/s | vs CPU lane kernel |\n|---|---|---:|---:|---:|")

@@ -5,7 +5,7 @@
    step, spike state machine, sustained window level, coupling ratio v/g^2, failure flags,
    exact power-of-two renormalization at a span end when a cell's units have drifted far):
 
-   * ``dynsys.scan.kernels.scan_cells`` (lane kernel, 32 cells per inner loop; this scan takes its
+   * ``dynsys.scan.lanes.scan_cells`` (lane kernel, 32 cells per inner loop; this scan takes its
      fast path: ``lr_decay = 1``, ``wd = 0``) on 1 thread and on all threads (``numba.set_num_threads``);
    * ``scan_cells_reference`` (scalar reference kernel): must be **bit-identical**;
    * a NumPy in-place implementation of the same scan (:func:`numpy_scan`, one ufunc call with
@@ -45,7 +45,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from dynsys.scan import kernels as K  # noqa: E402
+from dynsys.scan import lanes as K  # noqa: E402
+from dynsys.scan.lanes import arithmetic as A  # noqa: E402
 
 LR = 0.01
 KEXP = 4
@@ -78,7 +79,7 @@ def kernel_scan(b1, b2, steps, *, reference=False):
 
 
 def _log2_scaled(y, e):
-    """``log2 |y| + e`` from the normalized parts (as ``dynsys.scan.kernels._log2_scaled``)."""
+    """``log2 |y| + e`` from the normalized parts (as ``dynsys.scan.lanes.arithmetic._log2_scaled``)."""
     m, n = np.frexp(np.abs(y))
     return np.log2(m) + (n + e)
 
@@ -95,7 +96,7 @@ def numpy_scan(b1, b2, steps):
     """The same scan (Adam, eps = 0, no bias correction, x0 = 1 on x^4/4) in NumPy, in place.
 
     The per-step arithmetic, the statistics and the renormalization rule are those of
-    ``dynsys.scan.kernels`` (same formulas, same order of operations), over all cells at once
+    ``dynsys.scan.lanes`` (same formulas, same order of operations), over all cells at once
     (the renormalization itself is done for every cell at every span end: powers of two 1
     where the units stay).
     """
@@ -111,8 +112,8 @@ def numpy_scan(b1, b2, steps):
     BMIN = np.full(n, np.inf)  # min of the maxima of the span's earlier windows
     FSTEP, GL = np.full(n, -1.0), np.zeros(n)
     gm, ge = np.full(n, 0.5), np.ones(n, np.int64)
-    sm, se, csum, cn = np.ones(n), np.full(n, K._SE_INF, np.int64), np.zeros(n), np.zeros(n, np.int64)
-    band = K._RENORM_G // (k - 1)
+    sm, se, csum, cn = np.ones(n), np.full(n, A._SE_INF, np.int64), np.zeros(n), np.zeros(n, np.int64)
+    band = A._RENORM_G // (k - 1)
     G, a, t1b, t2b, xn, den = (np.empty(n) for _ in range(6))
     b_nm, b_st, b_in, b_end = (np.empty(n, bool) for _ in range(4))
     e = LR
@@ -155,7 +156,7 @@ def numpy_scan(b1, b2, steps):
             np.multiply(X, 1.0, out=xn)
             np.subtract(xn, t1b, out=xn)
             np.abs(xn, out=t2b)
-            np.logical_not(t2b < K._HUGE, out=b_nm)
+            np.logical_not(t2b < A._HUGE, out=b_nm)
             np.logical_and(b_nm, FSTEP < 0.0, out=b_nm)
             np.copyto(FSTEP, tf, where=b_nm)
             np.copyto(GL, G)
@@ -183,7 +184,7 @@ def numpy_scan(b1, b2, steps):
         fv = (V != 0.0) & np.isfinite(V)
         e2 = np.where(fv, np.frexp(V)[1], 0)
         e2 -= e2 & 1
-        due = (e1 < -band) | (e1 > band) | (e2 < -K._RENORM_V) | (e2 > K._RENORM_V)  # units renewed?
+        due = (e1 < -band) | (e1 > band) | (e2 < -A._RENORM_V) | (e2 > A._RENORM_V)  # units renewed?
         e1 = np.where(due, e1, 0)
         e2 = np.where(due, e2, 0)
         X = np.ldexp(X, -e1)

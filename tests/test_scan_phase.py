@@ -11,7 +11,7 @@ from dynsys import optimizers as O
 from dynsys import regimes as R
 from dynsys import simulate
 from dynsys.scan import phase_diagram
-from dynsys.scan.kernels import BLOCK, SPAN
+from dynsys.scan.lanes import BLOCK, SPAN
 
 VARS = ("min_loss", "final_loss", "n_spikes", "coupling_ratio", "diverged", "regime", "predicted_regime")
 LR = 0.01
@@ -59,7 +59,7 @@ def test_k4_regimes_match_thm61_on_either_side_of_the_boundaries(k4):
 
 def _sample_times(steps, window):
     """Steps at which the kernel samples C = v/g^2: the last step t1 - 1 of every BLOCK-step window
-    with t1 >= steps - ceil(window steps) (dynsys.scan.kernels)."""
+    with t1 >= steps - ceil(window steps) (dynsys.scan.lanes)."""
     start = steps - max(1, math.ceil(window * steps))
     ends = [min(t1, steps) for t1 in range(BLOCK, steps + BLOCK, BLOCK)]
     return np.array([t1 - 1 for t1 in ends if t1 >= start], dtype=float)

@@ -1,11 +1,11 @@
 """One cell of the phase scan as one scalar function: the device code of the CUDA backend.
 
 :func:`scan_cell` runs one cell (one optimizer run on ``c x^k/k``) for ``steps`` updates with
-scalar locals and returns its nine outputs (:data:`dynsys.scan.kernels.OUTPUTS`, in that order).
-It is the per-cell body of :func:`dynsys.scan.kernels.scan_cells_reference`, built from the same
-shared inline functions (:func:`~dynsys.scan.kernels._stats`, the updates,
-:func:`~dynsys.scan.kernels._failure`, :func:`~dynsys.scan.kernels._mid_window`,
-:func:`~dynsys.scan.kernels._block_end`), so the arithmetic has one definition. Being a plain
+scalar locals and returns its nine outputs (:data:`dynsys.scan.lanes.OUTPUTS`, in that order).
+It is the per-cell body of :func:`dynsys.scan.lanes.scan_cells_reference`, built from the same
+shared inline functions (:func:`~dynsys.scan.lanes.arithmetic._stats`, the updates,
+:func:`~dynsys.scan.lanes.arithmetic._failure`, :func:`~dynsys.scan.lanes.span_ends._mid_window`,
+:func:`~dynsys.scan.lanes.span_ends._block_end`), so the arithmetic has one definition. Being a plain
 ``@numba.njit`` function of scalars, it runs
 
 * on the CPU (compiled by numba, also what numba's CUDA simulator calls from a simulated thread),
@@ -22,9 +22,9 @@ import math
 from numba import njit
 
 from dynsys.kernels.status import OK, SCAN_RANGE, ZERO_BY_ZERO
-from dynsys.scan.kernels import (BLOCK, SPAN, _SE_INF, _SE_ZERO, _block_end, _factors, _failure, _frexp,
-                                 _log2_scaled, _mid_window, _renorm, _stats, _update_adaptive, _update_adaptive_bc,
-                                 _update_plain)
+from dynsys.scan.lanes.arithmetic import (BLOCK, SPAN, _SE_INF, _SE_ZERO, _factors, _failure, _frexp, _log2_scaled,
+                                          _renorm, _stats, _update_adaptive, _update_adaptive_bc, _update_plain)
+from dynsys.scan.lanes.span_ends import _block_end, _mid_window
 
 __all__ = ["scan_cell", "finish_values"]
 
@@ -32,7 +32,7 @@ __all__ = ["scan_cell", "finish_values"]
 @njit(inline="always", error_model="numpy")
 def finish_values(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se):
     """Statistics of the final iterate ``x_steps`` (of a cell still running), then the cell's
-    nine outputs as a tuple (the values :func:`dynsys.scan.kernels._finish` stores)."""
+    nine outputs as a tuple (the values :func:`dynsys.scan.lanes.span_ends._finish` stores)."""
     if st == OK:
         a = abs(X)
         if a < RMIN:
@@ -61,7 +61,7 @@ def finish_values(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, s
 
 @njit(error_model="numpy", cache=True)
 def scan_cell(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up, coupling_start):
-    """One cell of :func:`dynsys.scan.kernels.scan_cells_reference` (scalars in, the nine outputs out)."""
+    """One cell of :func:`dynsys.scan.lanes.scan_cells_reference` (scalars in, the nine outputs out)."""
     X, M, V, ex, ev, _ = _renorm(k, x0, 0.0, 0.0, 0, 0)
     ev = 2 * (k - 1) * ex
     P1 = 1.0

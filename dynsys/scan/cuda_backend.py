@@ -1,7 +1,7 @@
 """CUDA backend of the phase scan (numba-cuda): one GPU thread per cell.
 
 The kernel calls :func:`dynsys.scan.cell.scan_cell`, an ``@numba.njit`` function of scalars built
-from the same shared inline functions as the CPU kernels (:mod:`dynsys.scan.kernels`); numba-cuda
+from the same shared inline functions as the CPU kernels (:mod:`dynsys.scan.lanes`); numba-cuda
 compiles an ``@njit`` function called from a ``@cuda.jit`` kernel for the CUDA target, so the GPU
 runs the very arithmetic of the scalar reference, not a copy of it.
 
@@ -150,7 +150,7 @@ def _compiled_kernel(name="phase"):
 def scan_cells_cuda(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, spike_up,
                     coupling_start, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
                     coupling_n, status, fail_step):
-    """:func:`dynsys.scan.kernels.scan_cells` on the GPU (same arguments, same outputs written into
+    """:func:`dynsys.scan.lanes.scan_cells` on the GPU (same arguments, same outputs written into
     the host arrays): inputs copied to the device, one thread per cell, outputs copied back."""
     from numba import cuda
 

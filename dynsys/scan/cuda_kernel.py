@@ -17,7 +17,7 @@ def phase_kernel(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x
                  min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status,
                  fail_step):
     """Cell ``c = cuda.grid(1)``: :func:`~dynsys.scan.cell.scan_cell`, then its nine outputs (the
-    arguments of :func:`dynsys.scan.kernels.scan_cells`, as device arrays)."""
+    arguments of :func:`dynsys.scan.lanes.scan_cells`, as device arrays)."""
     c = cuda.grid(1)
     if c < lr.shape[0]:
         (o_min, o_mstep, o_final, o_sus, o_nspk, o_csum, o_cn, o_st,

@@ -17,7 +17,7 @@ is at least ``depth`` decades below the plateau, i.e. ``|x_t| < lr 10^(-depth/k)
 (k = 4) to 15 (k = 6): ``phase_length = 8`` separates the two populations (docs/scanners.md).
 
 The run is the cell's own trajectory, bit for bit: :func:`cell_phases` repeats the arithmetic of
-:mod:`dynsys.scan.kernels` (same operations in the same order, in scaled units renewed by exact
+:mod:`dynsys.scan.lanes` (same operations in the same order, in scaled units renewed by exact
 powers of two, so the units do not change a single bit), which is tested by comparing its minimum
 with the kernel's. It also records the statistics at ``steps // 2`` (minimum, last value, spikes,
 longest phase so far) so the driver can tell whether a cell's label has *settled*: the label it
@@ -53,7 +53,7 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half):
     Returns ``(longest, longest_half, min_log2x_half, log2x_half, n_spikes_half)``; the run stops
     early (statistics so far) if ``x`` becomes 0, non-finite or the update 0/0.
     """
-    # units: x = X 2^ex, m = M 2^((k-1) ex), v = V 2^ev (ev even), as in dynsys.scan.kernels
+    # units: x = X 2^ex, m = M 2^((k-1) ex), v = V 2^ev (ev even), as in dynsys.scan.lanes
     if x0 == 0.0 or not math.isfinite(x0):
         return 0, 0, -math.inf if x0 == 0.0 else math.inf, -math.inf if x0 == 0.0 else math.inf, 0
     ex = math.frexp(abs(x0))[1]
@@ -83,7 +83,7 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half):
         a = abs(X)
         if not (a < math.inf):
             break
-        # running minimum and spike state machine: dynsys.scan.kernels._stats, in the same units
+        # running minimum and spike state machine: dynsys.scan.lanes.arithmetic._stats, in the same units
         if a < rmin:
             rmin = a
         insb = peak > 0.0

@@ -1,6 +1,6 @@
 """Phase diagrams: an optimizer on ``c x^k/k`` over a grid of two hyperparameters.
 
-Every cell is one run of :mod:`dynsys.scan.kernels` (compiled, lane-vectorized, exact far below
+Every cell is one run of :mod:`dynsys.scan.lanes` (compiled, lane-vectorized, exact far below
 1e-308); its statistics, observed regime (:mod:`dynsys.scan.classify`) and the regime the theory
 predicts (:func:`dynsys.regimes.predicted_regime`, Thm 6.1 of the degenerate-polynomials paper)
 are returned as an ``xarray.Dataset`` with the two swept hyperparameters as coordinates.
@@ -22,7 +22,7 @@ import numpy as np
 from dynsys._validate import check_choice, check_in_range, check_int, check_positive, check_real
 from dynsys.kernels.status import SCAN_RANGE, STATUS_REASONS
 from dynsys.scan import episodes as _ep
-from dynsys.scan import kernels as _k
+from dynsys.scan import lanes as _lanes
 from dynsys.scan.grid import SWEEPABLE, Axis, check_value, parse_axis
 
 __all__ = ["phase_diagram", "PhaseJob", "compute_chunk", "BYTES_PER_CELL", "KERNEL_VERSION"]
@@ -103,7 +103,7 @@ def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False, device:
     stop = min(start + job.chunk, job.ncells)
     p = job.cell_params(start, stop)
     n = stop - start
-    out = {key: np.empty(n, dt) for key, dt in _k.OUTPUTS.items()}
+    out = {key: np.empty(n, dt) for key, dt in _lanes.OUTPUTS.items()}
     adaptive = job.optimizer in ("rmsprop", "adam", "adamw")
     bc = bool(job.bias_correction) and adaptive
     b1 = p["beta1"] if job.optimizer in ("momentum", "adam", "adamw") else np.zeros(n)
@@ -115,7 +115,7 @@ def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False, device:
     if device == "cuda":
         from dynsys.scan.cuda_backend import scan_cells_cuda as kernel
     else:
-        kernel = _k.scan_cells_reference if reference else _k.scan_cells
+        kernel = _lanes.scan_cells_reference if reference else _lanes.scan_cells
     ks = p["k"].astype(np.int64)
     for kk in np.unique(ks):
         for cc in np.unique(curv):
@@ -125,7 +125,7 @@ def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False, device:
                    np.ascontiguousarray(b2[sel]), np.ascontiguousarray(eps[sel]), np.ascontiguousarray(wd[sel]),
                    np.ascontiguousarray(p["lr_decay"][sel]), np.ascontiguousarray(p["x0"][sel]), job.steps,
                    job.spike_factor ** (1.0 / kk), coupling_start,
-                   *[sub[key] for key in _k.OUTPUTS])
+                   *[sub[key] for key in _lanes.OUTPUTS])
             for key in sub:
                 out[key][sel] = sub[key]
     # second pass: exponential phases (dynsys.scan.episodes) of the cells it covers, same trajectories
@@ -239,7 +239,7 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
 
     Each cell runs ``steps`` updates of the optimizer (PyTorch convention, see
     :mod:`dynsys.optimizers`) on ``L(x) = c x^k/k`` from ``x0`` with ``m_0 = v_0 = 0``, carried
-    exactly in scaled coordinates (:mod:`dynsys.scan.kernels`), and is labelled with the regimes
+    exactly in scaled coordinates (:mod:`dynsys.scan.lanes`), and is labelled with the regimes
     of Thm 6.1 of the degenerate-polynomials paper (math.md D12).
 
     Parameters
@@ -503,7 +503,7 @@ class _Result:
         job = self.job
         start = i * job.chunk
         stop = min(start + job.chunk, job.ncells)
-        if any(key not in raw or raw[key].shape != (stop - start,) for key in (*_k.OUTPUTS, *_ep.PHASE_OUTPUTS)):
+        if any(key not in raw or raw[key].shape != (stop - start,) for key in (*_lanes.OUTPUTS, *_ep.PHASE_OUTPUTS)):
             raise ValueError(f"chunk {i} holds arrays of the wrong length; allowed: {stop - start} cells (a corrupt store?)")
         p = job.cell_params(start, stop)
         ks = p["k"]
@@ -564,7 +564,7 @@ class _Result:
         attrs_of = {
             "min_loss": {"long_name": "log10 of the minimum loss over steps 0..steps", "units": "log10"},
             "final_loss": {"long_name": "log10 of the loss at the last step", "units": "log10"},
-            "sustained_loss": {"long_name": f"log10 of min over {_k.BLOCK}-step windows of the max loss in the window",
+            "sustained_loss": {"long_name": f"log10 of min over {_lanes.BLOCK}-step windows of the max loss in the window",
                                "units": "log10"},
             "min_step": {"long_name": "first step at which the minimum loss is reached"},
             "n_spikes": {"long_name": f"completed loss spikes (rise > {job.spike_factor:g} x running min, "
