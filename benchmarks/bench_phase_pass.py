@@ -3,7 +3,7 @@
 The same cells (Adam, eps = 0, no bias correction, lr = 0.01, x^k/k, a beta1 x beta2 grid on
 [0, 1]^2) through
 
-* ``dynsys.scan.kernels.scan_cells`` (the lane kernel: every statistic of the scan), and
+* ``dynsys.scan.lanes.scan_cells`` (the lane kernel: every statistic of the scan), and
 * ``dynsys.scan.episodes.phase_statistics`` (the second pass: longest exponential phase and the
   half-run statistics, one cell at a time, ``prange`` over cells),
 
@@ -38,7 +38,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args(argv)
-    from dynsys.scan import kernels as K
+    from dynsys.scan import lanes as K
     from dynsys.scan.episodes import phase_statistics
 
     n, steps = (32, 3000) if a.quick else (96, 20_000)
