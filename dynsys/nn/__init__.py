@@ -41,7 +41,7 @@ _EXPORTS = {
     "EigenResult": "eigen", "lanczos": "eigen", "power_iteration": "eigen", "rayleigh_quotient": "eigen",
     # predictors
     "hessian_lambda_max": "predictors", "compute_predictors": "predictors",
-    "stability_threshold": "predictors", "update_direction": "predictors",
+    "stability_threshold": "predictors", "update_direction": "updates",
     "directional_sharpness": "predictors", "sustained_predictor": "predictors",
     "PREDICTORS": "predictors",
     # critical sharpness
@@ -59,7 +59,7 @@ _EXPORTS = {
     "Experiment": "experiments", "build_optimizer": "experiments",
 }
 # every submodule, loaded lazily as an attribute (dynsys.nn.monitor, ...)
-_SUBMODULES = ("params", "hvp", "operators", "eigen", "predictors", "critical",
+_SUBMODULES = ("params", "hvp", "operators", "eigen", "updates", "predictors", "critical",
                "monitor", "spikes", "plot", "experiments", "integrations", "onset")
 
 __all__ = sorted(_EXPORTS)

@@ -7,7 +7,7 @@ The critical learning rate along the update ``d`` the optimizer would take now
 .. math:: \\eta_c = \\min\\{\\eta > 0 : L(\\theta - \\eta d) > L(\\theta)\\}, \\qquad S_c = 2/\\eta_c .
 
 ``d`` is derived from the optimizer's live state *without stepping it*
-(:func:`dynsys.nn.predictors.update_direction`): for Adam
+(:func:`dynsys.nn.updates.update_direction`): for Adam
 ``d = mhat_{t+1}/(sqrt(vhat_{t+1}) + eps)`` with the moments updated as the next
 ``step()`` would update them (plus ``weight_decay * theta`` for AdamW's decoupled
 decay), for SGD the (heavy-ball/Nesterov) momentum buffer as the next step would
@@ -36,6 +36,7 @@ from dynsys._validate import check_int, check_positive
 from dynsys.linesearch import critical_step_size
 from dynsys.nn.hvp import ForwardGuard, _LossModule, _items, loss_and_gradient
 from dynsys.nn.params import check_model, parameter_layout, unflatten
+from dynsys.nn.updates import update_direction
 
 __all__ = ["CriticalLearningRate", "critical_learning_rate", "relative_critical_sharpness", "loss_along"]
 
@@ -105,8 +106,6 @@ def loss_along(model, loss_fn, data, theta, direction, guard=None):
 
 def _search(model, loss_fn, data, optimizer, *, rel_tol, guess, max_evals, gradient, loss0,
             eval_loss_fn=None, eval_data=None):
-    from dynsys.nn.predictors import update_direction  # local: predictors imports this module
-
     check_model(model)
     if not callable(loss_fn):
         raise ValueError(f"loss_fn = {loss_fn!r} is not callable; allowed: a function loss_fn(model, data) -> scalar tensor")
