@@ -179,3 +179,17 @@ def test_cli_phase_length_and_sustained_rule(tmp_path, capsys):
     assert main(base + [str(tmp_path / "d.nc"), "--phase-length", "0"]) == 2
     err = capsys.readouterr().err
     assert "phase_length = 0" in err and err.count("\n") == 1
+
+
+def test_lanes_give_the_bits_of_one_cell_at_a_time():
+    from dynsys.scan.episodes import PHASE_OUTPUTS, cell_phases
+
+    rng = np.random.default_rng(1)
+    n, steps = 21, 1500  # 21 = 2 full blocks of 8 and a partial one
+    b1, b2 = rng.uniform(0, 0.99, n), rng.uniform(0.001, 0.999, n)
+    x0 = np.where(np.arange(n) == 5, 0.0, 1.0)  # a zero start takes the scalar path
+    for k, bc, eps in ((4, False, 0.0), (6, True, 1e-8)):
+        out = phase_statistics(k, 1.0, bc, np.full(n, LR), b1, b2, eps, x0, steps, depth=5.0, spike_factor=100.0)
+        for i in range(n):
+            ref = cell_phases(k, 1.0, bc, LR, b1[i], b2[i], eps, x0[i], steps, 5.0, 100.0 ** (1 / k), steps // 2)
+            assert [out[key][i] for key in PHASE_OUTPUTS] == list(ref)

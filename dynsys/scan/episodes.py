@@ -158,16 +158,172 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half):
     return longest, lh, mh, fh, nh
 
 
+#: cells followed together by :func:`_lanes_phases` (independent dependency chains overlap in the CPU)
+LANES = 8
+
+
+@njit(cache=True, error_model="numpy")
+def _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, c0, c1,
+                  phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half):
+    """:func:`cell_phases` for cells ``c0 .. c1-1`` (at most :data:`LANES`) advanced step by step
+    together: the same operations per cell in the same order (so the same bits), but the
+    latency of one cell's step (sqrt, division) overlaps with the others'."""
+    L = LANES
+    X = np.zeros(L)
+    M = np.zeros(L)
+    V = np.zeros(L)
+    ex = np.zeros(L, np.int64)
+    ev = np.zeros(L, np.int64)
+    p1 = np.ones(L)
+    p2 = np.ones(L)
+    cv = np.zeros(L)
+    es = np.zeros(L)
+    feps = np.zeros(L)
+    ths = np.zeros(L)
+    thr = np.zeros(L)
+    rmin = np.zeros(L)
+    peak = np.zeros(L)
+    nsp = np.zeros(L, np.int64)
+    cur = np.zeros(L, np.int64)
+    longest = np.zeros(L, np.int64)
+    lh = np.zeros(L, np.int64)
+    mh = np.full(L, math.inf)
+    fh = np.full(L, math.inf)
+    nh = np.zeros(L, np.int64)
+    tstop = np.full(L, -1, np.int64)
+    n = c1 - c0
+    for j in range(n):
+        c = c0 + j
+        if x0[c] == 0.0 or not math.isfinite(x0[c]):
+            tstop[j] = -2  # handled by the scalar function
+            continue
+        e = math.frexp(abs(x0[c]))[1]
+        X[j] = math.ldexp(x0[c], -e)
+        ex[j] = e
+        ev[j] = 2 * (k - 1) * e
+        cv[j] = math.ldexp(1.0 - b2[c], 2 * (k - 1) * ex[j] - ev[j])
+        es[j] = lr[c] * math.ldexp(1.0, (k - 2) * ex[j] - ev[j] // 2)
+        feps[j] = math.ldexp(eps[c], -(ev[j] // 2))
+        thr[j] = lr[c] * 10.0 ** (-depth / k)
+        ths[j] = math.ldexp(thr[j], -ex[j])
+        rmin[j] = abs(X[j])
+    alive = 0
+    for j in range(n):
+        if tstop[j] == -1:
+            alive += 1
+    for t in range(steps + 1):
+        if alive == 0:
+            break
+        for j in range(n):
+            if tstop[j] != -1:
+                continue
+            c = c0 + j
+            a = abs(X[j])
+            if not (a < math.inf):
+                tstop[j] = t
+                alive -= 1
+                continue
+            if a < rmin[j]:
+                rmin[j] = a
+            insb = peak[j] > 0.0
+            start = a > rmin[j] * spike_up
+            pk2 = a if a > peak[j] else peak[j]
+            end = insb and (a * spike_up < pk2)
+            peak[j] = pk2 if ((insb or start) and not end) else 0.0
+            if end:
+                nsp[j] += 1
+            if a < ths[j]:
+                cur[j] += 1
+                if cur[j] > longest[j]:
+                    longest[j] = cur[j]
+            else:
+                cur[j] = 0
+            if t == half:
+                lh[j] = longest[j]
+                r = rmin[j]
+                mh[j] = (math.log2(math.frexp(r)[0]) + math.frexp(r)[1] + ex[j]) if r > 0.0 else -math.inf
+                fh[j] = (math.log2(math.frexp(a)[0]) + math.frexp(a)[1] + ex[j]) if a > 0.0 else -math.inf
+                nh[j] = nsp[j]
+            if t == steps or a == 0.0:
+                tstop[j] = t
+                alive -= 1
+                continue
+            x = X[j]
+            G = x
+            for _ in range(k - 2):
+                G = G * x
+            G = G * curv
+            m = b1[c] * M[j] + (1.0 - b1[c]) * G
+            v = b2[c] * V[j] + cv[j] * (G * G)
+            if bc:
+                p1[j] = p1[j] * b1[c]
+                p2[j] = p2[j] * b2[c]
+                den = math.sqrt(v / (1.0 - p2[j])) + feps[j]
+                if den == 0.0:
+                    tstop[j] = t
+                    alive -= 1
+                    continue
+                x = x - es[j] * (m / (1.0 - p1[j])) / den
+            else:
+                den = math.sqrt(v) + feps[j]
+                if den == 0.0:
+                    tstop[j] = t
+                    alive -= 1
+                    continue
+                x = x - es[j] * m / den
+            M[j] = m
+            V[j] = v
+            X[j] = x
+            ax = abs(x)
+            if ax > _BAND or (ax < 1.0 / _BAND and ax > 0.0) or v > _VBAND or (v < 1.0 / _VBAND and v > 0.0):
+                e1 = math.frexp(x)[1] if (ax > 0.0 and ax < math.inf) else 0
+                e2 = 0
+                if v > 0.0 and v < math.inf:
+                    e2 = math.frexp(v)[1]
+                    e2 -= e2 & 1
+                X[j] = math.ldexp(x, -e1)
+                M[j] = math.ldexp(m, -(k - 1) * e1)
+                rmin[j] = math.ldexp(rmin[j], -e1)
+                peak[j] = math.ldexp(peak[j], -e1)
+                ex[j] += e1
+                V[j] = math.ldexp(v, -e2)
+                ev[j] += e2
+                if 2 * (k - 1) * ex[j] - ev[j] > 960:
+                    e3 = 2 * (k - 1) * ex[j]
+                    V[j] = math.ldexp(V[j], ev[j] - e3)
+                    ev[j] = e3
+                cv[j] = math.ldexp(1.0 - b2[c], 2 * (k - 1) * ex[j] - ev[j])
+                es[j] = lr[c] * math.ldexp(1.0, (k - 2) * ex[j] - ev[j] // 2)
+                feps[j] = math.ldexp(eps[c], -(ev[j] // 2))
+                ths[j] = math.ldexp(thr[j], -ex[j])
+    for j in range(n):
+        c = c0 + j
+        if tstop[j] == -2:
+            a_, b_, c_, d_, e_ = cell_phases(k, curv, bc, lr[c], b1[c], b2[c], eps[c], x0[c], steps, depth, spike_up, half)
+            phase_steps[c], phase_steps_half[c], min_log2x_half[c], final_log2x_half[c], n_spikes_half[c] = a_, b_, c_, d_, e_
+            continue
+        if tstop[j] < half:  # stopped early: the half-run statistics are those so far
+            lh[j] = longest[j]
+            r = rmin[j]
+            mh[j] = (math.log2(math.frexp(r)[0]) + math.frexp(r)[1] + ex[j]) if r > 0.0 else -math.inf
+            fh[j] = mh[j] if abs(X[j]) == 0.0 else math.inf
+            nh[j] = nsp[j]
+        phase_steps[c] = longest[j]
+        phase_steps_half[c] = lh[j]
+        min_log2x_half[c] = mh[j]
+        final_log2x_half[c] = fh[j]
+        n_spikes_half[c] = nh[j]
+
+
 @njit(parallel=True, cache=True)
 def _phase_cells(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half,
                  phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half):
-    for i in prange(lr.shape[0]):
-        a, b, c, d, e = cell_phases(k, curv, bc, lr[i], b1[i], b2[i], eps[i], x0[i], steps, depth, spike_up, half)
-        phase_steps[i] = a
-        phase_steps_half[i] = b
-        min_log2x_half[i] = c
-        final_log2x_half[i] = d
-        n_spikes_half[i] = e
+    n = lr.shape[0]
+    nb = (n + LANES - 1) // LANES
+    for blk in prange(nb):
+        c0 = blk * LANES
+        _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, c0, min(c0 + LANES, n),
+                      phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half)
 
 
 def covered(optimizer: str, params: dict) -> np.ndarray:

@@ -266,7 +266,7 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         exponential phase (see :mod:`dynsys.scan.classify`).
     phase_length : int or None
         An exponential phase: at least ``phase_length`` consecutive steps ``plateau_depth`` decades
-        below ``c lr^k/k`` (``phase_steps``, :mod:`dynsys.scan.episodes`; the second pass costs 7-10x
+        below ``c lr^k/k`` (``phase_steps``, :mod:`dynsys.scan.episodes`; the second pass costs 3-5x
         the main kernel's time, docs/performance.md). ``None``: the rule before 2026-12-06 (a whole
         aligned 32-step window that deep, ``sustained_loss``) and no second pass (``phase_steps`` and
         ``settled`` are -1).
