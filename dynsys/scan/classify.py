@@ -8,8 +8,8 @@ the SignGD-like oscillation level of regime III (Thm 6.1 of the degenerate-polyn
 * 3 **III oscillating**: no exponential phase. With ``phase_steps`` (the longest run of
   consecutive steps whose loss is at least ``depth`` decades below the plateau,
   :mod:`dynsys.scan.episodes`): ``phase_steps < phase_length``. A regime-III oscillation dips that
-  deep only by chance, when ``x`` lands near 0, and such a dip lasts one step (at most 15 steps on
-  the 96 x 96 scans, 7 for 99.9 % of the cells far from the boundary); the exponential phases of
+  deep only by chance, when ``x`` lands near 0, and such a dip lasts about one step (at most 11-19
+  steps on the 96 x 96 scans, 7 for 99.8-99.9 % of the cells far from the boundary); the exponential phases of
   regime II last longer (20-50 steps for a 30-decade phase at ``beta2 ~ 0.2``). Where
   ``phase_steps`` is not known (-1, or ``phase_steps=None``), the rule of the first scanner:
   ``sustained_loss >= plateau - depth``, where ``sustained_loss`` is the lowest level the loss

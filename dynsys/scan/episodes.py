@@ -12,8 +12,8 @@ lasts one step: the next SignGD-like step of size ``~ lr`` carries ``x`` out of 
 The statistic is therefore the **length of the longest run of consecutive steps** ``t`` whose loss
 is at least ``depth`` decades below the plateau, i.e. ``|x_t| < lr 10^(-depth/k)`` (since
 ``c x^k/k < 10^(-depth) c lr^k/k``): ``phase_steps``. On the 96 x 96 ``(beta1, beta2)`` scans at
-20000 steps (k = 4, 6, 8) 99.9 % of the cells more than 0.1 past the existence line have
-``phase_steps <= 7`` (at most 15), and the cells well inside the predicted-II band have at least 5
+20000 steps (k = 4, 6, 8) 99.8-99.9 % of the cells more than 0.1 past the existence line have
+``phase_steps <= 7`` (at most 11-19), and the cells well inside the predicted-II band have at least 5
 (k = 4) to 15 (k = 6): ``phase_length = 8`` separates the two populations (docs/scanners.md).
 
 The run is the cell's own trajectory, bit for bit: :func:`cell_phases` repeats the arithmetic of
