@@ -43,6 +43,11 @@ def test_corpus_is_the_cpython_help_text_split_by_a_seeded_permutation():
     raw = text_corpus()
     assert raw.startswith(topics[sorted(topics)[0]][:40].encode())
     assert len(raw) > 400_000
+    import hashlib
+
+    exp = get_experiment("gpt2-text", **MICRO)
+    assert exp.attrs["corpus_bytes"] == len(raw)
+    assert exp.attrs["corpus_sha256"] == hashlib.sha256(raw).hexdigest()
     train_a, held_a = text_windows(64, seed=1)
     train_b, held_b = text_windows(64, seed=1)
     train_c, _ = text_windows(64, seed=2)

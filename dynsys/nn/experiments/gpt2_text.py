@@ -3,7 +3,9 @@ experiment in the setting of the loss-spikes-in-Adam paper's Sec. 4.4 / Fig. 7, 
 and optimizer the way LLM practitioners use them).
 
 Text: the help text that ships with every CPython, ``pydoc_data.topics.topics`` (the pages
-of ``help("assert")`` etc., ~465k characters; no download). The pages are joined in sorted
+of ``help("assert")`` etc., ~465k characters; no download). The text is that of the running
+Python (it changes a little between releases): the record keeps its length, SHA-256 and the
+Python version. The pages are joined in sorted
 key order, UTF-8 encoded and read as bytes (vocabulary 256, byte-level language model). The
 byte stream is cut into non-overlapping windows of ``seq_len`` bytes; a permutation seeded by
 ``seed`` splits them into a training part (fraction ``train_fraction``) and a held-out part,
@@ -39,7 +41,10 @@ gpt2      12      768     12      85,301,760 (GPT-2 small body; GPU)
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
+import platform
 
 import torch
 
@@ -65,6 +70,7 @@ def import_transformers():
     return transformers
 
 
+@functools.lru_cache(maxsize=1)
 def text_corpus() -> bytes:
     """The CPython help text (``pydoc_data.topics``), pages in sorted key order, as UTF-8 bytes."""
     from pydoc_data.topics import topics
@@ -164,6 +170,8 @@ def gpt2_text(*, model_size: str = "default", n_layer: int | None = None, n_embd
                  n_heldout_windows=int(held.shape[0]), warmup=warmup, schedule=schedule, grad_clip=grad_clip,
                  seed=seed, dtype=str(dt).replace("torch.", ""), device=str(dev), attn_implementation="eager",
                  corpus="pydoc_data.topics (CPython help text), UTF-8 bytes, vocabulary 256",
+                 corpus_bytes=len(text_corpus()), corpus_sha256=hashlib.sha256(text_corpus()).hexdigest(),
+                 python_version=platform.python_version(),
                  loss="mean next-byte cross-entropy of GPT2LMHeadModel logits (= labels=input_ids loss)",
                  n_params=n_parameters, n_parameters=n_parameters,
                  paper="new experiment: the loss-spikes-in-Adam mechanism (Sec. 4.4) on a transformers GPT-2")
