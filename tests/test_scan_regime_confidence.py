@@ -193,3 +193,16 @@ def test_lanes_give_the_bits_of_one_cell_at_a_time():
         for i in range(n):
             ref = cell_phases(k, 1.0, bc, LR, b1[i], b2[i], eps, x0[i], steps, 5.0, 100.0 ** (1 / k), steps // 2)
             assert [out[key][i] for key in PHASE_OUTPUTS] == list(ref)
+
+
+def test_regime_plot_marks_the_unsettled_cells():
+    from dynsys.plot.phase import plot_phase
+
+    ds = _scan(6, 20, 3000)
+    n_uns = int(np.sum(ds.settled.values == 0))
+    assert n_uns > 0
+    ax = plot_phase(ds, "regime")
+    dots = [c for c in ax.collections if c.get_label().startswith("unsettled")]
+    assert len(dots) == 1 and len(dots[0].get_offsets()) == n_uns
+    ax2 = plot_phase(ds, "regime", mark_unsettled=False)
+    assert not [c for c in ax2.collections if c.get_label().startswith("unsettled")]
