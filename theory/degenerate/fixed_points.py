@@ -332,7 +332,9 @@ def _measure_d3(d: Derivation) -> Measurement:
         step = 0.01
         while bb1 < 0.999 and step > 1e-5:
             sol = _newton_uw(nrm, nrm.params_array(beta1=bb1, beta2=bb2, k=kv), p)
-            if sol is None or sol[0] <= 0 or sol[1] <= 0 or sol[0] > 1e3:
+            # u w < 1e-12: Newton fell onto the trivial family (u, w) = (1, 0) (D2), whose w ~ +-1e-20 the
+            # sign test alone does not reject; the non-trivial point has u* w* = 1 - rho
+            if sol is None or sol[0] <= 0 or sol[1] <= 0 or sol[0] > 1e3 or sol[0] * sol[1] < 1e-12:
                 if not b1s:
                     break
                 bb1 = b1s[-1]
