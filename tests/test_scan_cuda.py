@@ -2,7 +2,7 @@
 
 Here and in CI the kernels run on numba's CUDA simulator (tests/conftest.py sets
 NUMBA_ENABLE_CUDASIM=1 unless it is set): each simulated thread runs the CPU compilation of the
-very per-cell function the GPU runs (dynsys.scan.cell.scan_cell), so every output must equal the
+very per-cell function the GPU runs (dynsys.scan.lanes.cell.scan_cell), so every output must equal the
 CPU lane kernel's bit for bit. With NUMBA_ENABLE_CUDASIM=0 on a machine with a GPU the same tests
 run on the device, where the iteration is still bit for bit (no fma contraction) and only libdevice's
 log2 in the logarithmic outputs may differ in the last bit (compared to 1e-12 relative); the tests

@@ -1,6 +1,6 @@
 """CUDA backend of the phase scan (numba-cuda): one GPU thread per cell.
 
-The kernel calls :func:`dynsys.scan.cell.scan_cell`, an ``@numba.njit`` function of scalars built
+The kernel calls :func:`dynsys.scan.lanes.cell.scan_cell`, an ``@numba.njit`` function of scalars built
 from the same shared inline functions as the CPU kernels (:mod:`dynsys.scan.lanes`); numba-cuda
 compiles an ``@njit`` function called from a ``@cuda.jit`` kernel for the CUDA target, so the GPU
 runs the very arithmetic of the scalar reference, not a copy of it.
@@ -29,7 +29,7 @@ Bit-identity on a GPU
   (libdevice's ``log2`` has at most 1 ulp error), i.e. below 1e-15 relative.
 
 Under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) each simulated thread calls the CPU
-compilation of :func:`~dynsys.scan.cell.scan_cell`: the outputs are the CPU's bit for bit, which
+compilation of :func:`~dynsys.scan.lanes.cell.scan_cell`: the outputs are the CPU's bit for bit, which
 is what the tests check on every status code.
 
 Memory: a cell needs :data:`DEVICE_BYTES_PER_CELL` bytes on the GPU (7 float64 inputs, the 9

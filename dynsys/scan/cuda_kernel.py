@@ -7,7 +7,7 @@ import math
 
 from numba import cuda
 
-from dynsys.scan.cell import scan_cell
+from dynsys.scan.lanes.cell import scan_cell
 from dynsys.scan.orbit import _histogram_bin, _in_domain, _lyapunov_of_product, _rescaled_product, _sharpness_step
 
 __all__ = ["phase_kernel", "phase_kernel_signature", "sharpness_kernel", "sharpness_kernel_signature"]
@@ -16,7 +16,7 @@ __all__ = ["phase_kernel", "phase_kernel_signature", "sharpness_kernel", "sharpn
 def phase_kernel(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up, coupling_start,
                  min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status,
                  fail_step):
-    """Cell ``c = cuda.grid(1)``: :func:`~dynsys.scan.cell.scan_cell`, then its nine outputs (the
+    """Cell ``c = cuda.grid(1)``: :func:`~dynsys.scan.lanes.cell.scan_cell`, then its nine outputs (the
     arguments of :func:`dynsys.scan.lanes.scan_cells`, as device arrays)."""
     c = cuda.grid(1)
     if c < lr.shape[0]:

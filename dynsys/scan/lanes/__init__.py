@@ -108,7 +108,12 @@ at the span's last step), keeps its minimum, and the classifier labels it II (or
 an exponential phase before). A larger jump (``|x| >= 2^500`` or ``g`` overflowing in the span's
 units) used to be reported as a state overflow (diverged) even when the loss itself was far
 below 1e301; it is now status 8 too, and a state overflow only when the loss at ``|x| = 2^500``
-would exceed ``2^MAX_LOG2_LOSS``. ``dynsys trajectory`` (log-space coordinates) follows such a cell.
+would exceed ``2^MAX_LOG2_LOSS``. Since 2026-12-06 such a cell is then run again from the start
+with its units renewed after every step (:func:`dynsys.scan.lanes.cell.run_cell` with ``careful``,
+by the lane kernel and the scalar reference alike): that follows any jump of less than about
+``2^(1023/(2(k-1)))`` per step, to the end of the run; only a cell that jumps further in a single
+step keeps status 8 (reported at that step). ``dynsys trajectory`` (log-space coordinates) follows
+every cell.
 
 Modules
 -------

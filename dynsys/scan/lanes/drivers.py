@@ -9,16 +9,15 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from dynsys.kernels.status import OK
+from dynsys.kernels.status import OK, SCAN_RANGE
 from dynsys.scan.lanes.arithmetic import (
     BLOCK, LANES, SPAN, _B1, _B2, _BMAX, _BMIN, _CV, _EPS, _ES, _ETA, _EV, _EX, _FEPS, _FSTEP, _GE, _GL, _GM, _HUGE,
     _LRD, _M, _MSTEP, _NI, _NSPK, _NV, _OB1, _P1, _P2, _PEAK, _RMIN, _SE, _SE_INF, _SFX, _SM, _SMX, _ST, _V, _WD, _X,
-    _factors, _failure, _frexp, _renorm, _stats, _steps_fast_variant, _steps_tracked, _update_adaptive,
-    _update_adaptive_bc, _update_plain,
+    _factors, _frexp, _renorm, _steps_fast_variant, _steps_tracked,
 )
+from dynsys.scan.lanes.cell import run_cell, scan_cell
 from dynsys.scan.lanes.span_ends import (
-    _block_end, _finish, _finish_lane, _mid_window, _window_end_cheap, _window_end_fast, _window_end_general,
-    _window_mid_lanes,
+    _finish_lane, _window_end_cheap, _window_end_fast, _window_end_general, _window_mid_lanes, store_outputs,
 )
 
 
@@ -165,6 +164,11 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
         if I[_ST + j] == OK:
             _finish_lane(S, I, j, c, k, steps, up, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes,
                          coupling_sum, coupling_n, status, fail_step)
+        elif I[_ST + j] == SCAN_RANGE:  # left one span's range: run again, units renewed every step
+            store_outputs(c, run_cell(True, k, curv, adaptive, bias_correction, lr[c], b1[c], b2[c], eps[c], wd[c],
+                                      lrd[c], x0[c], steps, up, coupling_start),
+                          min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n,
+                          status, fail_step)
 
 
 # ----------------------------------------------------------------------------- scalar reference
@@ -173,73 +177,12 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
 def scan_cells_reference(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, spike_up,
                          coupling_start, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
                          coupling_n, status, fail_step):
-    """Scalar reference of :func:`scan_cells`: one cell at a time, scalar locals, the same
-    shared arithmetic (:func:`_stats`, the updates, :func:`_block_end`, :func:`_finish`). Exists to
-    prove the lane kernel bit-identical (tests, benchmarks)."""
-    n = lr.shape[0]
-    up = spike_up
-    for c in range(n):
-        X, M, V, ex, ev, _ = _renorm(k, x0[c], 0.0, 0.0, 0, 0)
-        ev = 2 * (k - 1) * ex
-        P1 = 1.0
-        P2 = 1.0
-        e = lr[c]
-        RMIN = abs(X)
-        MSTEP = 0.0
-        PEAK = 0.0
-        NSPK = 0.0
-        BMAX = 0.0
-        FSTEP = -1.0
-        ZF = 0.0
-        GL = 0.0
-        B1 = b1[c]
-        OB1 = 1.0 - b1[c]
-        B2 = b2[c]
-        CV, SFX, FEPS = _factors(k, adaptive, b2[c], eps[c], ex, ev)
-        WD = wd[c]
-        LRD = lrd[c]
-        gm, ge = _frexp(abs(x0[c]))
-        st = OK
-        csum = 0.0
-        cn = 0
-        sm = 1.0
-        se = _SE_INF
-        smx = math.inf
-        BMIN = math.inf
-        t0 = 0
-        while t0 < steps:
-            t1 = min(t0 + SPAN, steps)
-            for t in range(t0, t1):
-                tf = float(t)
-                G = X
-                for _ in range(k - 2):
-                    G = G * X
-                G = G * curv
-                RMIN, MSTEP, PEAK, NSPK, BMAX = _stats(tf, X, RMIN, MSTEP, PEAK, NSPK, BMAX, up)
-                if adaptive and bias_correction:
-                    xn, M, V, den, P1, P2 = _update_adaptive_bc(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX, P1, P2)
-                elif adaptive:
-                    xn, M, V, den = _update_adaptive(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX)
-                else:
-                    xn, M = _update_plain(X, G, M, e, B1, OB1, WD, SFX)
-                    den = 1.0
-                ZF, FSTEP = _failure(tf, xn, den, M, ZF, FSTEP)
-                GL = G
-                X = xn
-                e = e * LRD
-                if (t + 1 - t0) % BLOCK == 0 and t + 1 < t1:  # a window ends inside the span
-                    BMIN, csum, cn = _mid_window(k, adaptive, t + 1, coupling_start, M, V, GL, BMAX, BMIN, FSTEP,
-                                                 ex, ev, csum, cn)
-                    BMAX = 0.0
-            (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, BMIN, FSTEP, ex, ev, gm, ge, st, csum, cn, sm,
-             se, smx) = _block_end(k, adaptive, t0, t1, coupling_start, B2, eps[c], X, M, V, GL, RMIN, MSTEP, PEAK,
-                                   BMAX, BMIN, FSTEP, ZF, ex, ev, gm, ge, st, csum, cn, sm, se, smx)
-            if st != OK:
-                break
-            CV = cv
-            SFX = sfx
-            FEPS = feps
-            t0 = t1
-        _finish(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se, c,
-                min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status,
-                fail_step)
+    """Scalar reference of :func:`scan_cells`: one cell at a time with scalar locals,
+    :func:`dynsys.scan.lanes.cell.scan_cell` (the same shared arithmetic: :func:`_stats`, the updates,
+    :func:`_block_end`, :func:`finish_values`; also the CUDA backend's device code). Exists to prove
+    the lane kernel bit-identical (tests, benchmarks)."""
+    for c in range(lr.shape[0]):
+        store_outputs(c, scan_cell(k, curv, adaptive, bias_correction, lr[c], b1[c], b2[c], eps[c], wd[c], lrd[c],
+                                   x0[c], steps, spike_up, coupling_start),
+                      min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status,
+                      fail_step)

@@ -335,10 +335,10 @@ def _store_units(S, I, j, X, M, V, cv, sfx, feps, RMIN, PEAK, ex, ev):
     I[_EV + j] = ev
 
 
-@njit(cache=True, error_model="numpy")
-def _finish(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se, c,
-            min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step):
-    """Statistics of the final iterate ``x_steps`` (of a cell still running), then the cell's outputs."""
+@njit(inline="always", error_model="numpy")
+def finish_values(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se):
+    """Statistics of the final iterate ``x_steps`` (of a cell still running), then the cell's nine
+    outputs (:data:`~dynsys.scan.lanes.arithmetic.OUTPUTS`, in that order) as a tuple."""
     if st == OK:
         a = abs(X)
         if a < RMIN:
@@ -348,26 +348,45 @@ def _finish(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csu
             MSTEP = float(steps)
         if PEAK > 0.0 and a * up < max(PEAK, a):
             NSPK += 1.0
-        final_log2x[c] = _log2_scaled(a, ex) if a != 0.0 else -math.inf
+        final = _log2_scaled(a, ex) if a != 0.0 else -math.inf
     elif st == ZERO_BY_ZERO:
-        final_log2x[c] = -math.inf
+        final = -math.inf
     elif st == SCAN_RANGE:  # not followed to the end
-        final_log2x[c] = math.nan
+        final = math.nan
     else:
-        final_log2x[c] = math.inf
-    min_log2x[c] = math.log2(gm) + ge if gm != 0.0 else -math.inf
+        final = math.inf
+    mn = math.log2(gm) + ge if gm != 0.0 else -math.inf
     if se == _SE_INF:
-        sustained_log2x[c] = math.inf
+        sus = math.inf
     elif se == _SE_ZERO:
-        sustained_log2x[c] = -math.inf
+        sus = -math.inf
     else:
-        sustained_log2x[c] = math.log2(sm) + se
-    min_step[c] = int(MSTEP)
-    n_spikes[c] = int(NSPK)
-    coupling_sum[c] = csum
-    coupling_n[c] = cn
-    status[c] = st
-    fail_step[c] = int(FSTEP) if st != OK else -1
+        sus = math.log2(sm) + se
+    return mn, int(MSTEP), final, sus, int(NSPK), csum, cn, st, (int(FSTEP) if st != OK else -1)
+
+
+@njit(inline="always")
+def store_outputs(c, out, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n,
+                  status, fail_step):
+    """Write the nine outputs ``out`` (:func:`finish_values`) of cell ``c`` into the output arrays."""
+    min_log2x[c] = out[0]
+    min_step[c] = out[1]
+    final_log2x[c] = out[2]
+    sustained_log2x[c] = out[3]
+    n_spikes[c] = out[4]
+    coupling_sum[c] = out[5]
+    coupling_n[c] = out[6]
+    status[c] = out[7]
+    fail_step[c] = out[8]
+
+
+@njit(cache=True, error_model="numpy")
+def _finish(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se, c,
+            min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step):
+    """:func:`finish_values` of a cell, stored as cell ``c``'s outputs."""
+    store_outputs(c, finish_values(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se),
+                  min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status,
+                  fail_step)
 
 
 @njit(inline="always", error_model="numpy")

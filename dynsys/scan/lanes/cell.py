@@ -1,0 +1,166 @@
+"""One cell of the phase scan as one scalar function: the scalar reference and the CUDA device code.
+
+:func:`scan_cell` runs one cell (one optimizer run on ``c x^k/k``) for ``steps`` updates with
+scalar locals and returns its nine outputs (:data:`dynsys.scan.lanes.OUTPUTS`, in that order),
+from the shared inline functions of :mod:`~dynsys.scan.lanes.arithmetic` (:func:`_stats`, the
+updates, :func:`_failure`) and :mod:`~dynsys.scan.lanes.span_ends` (:func:`_mid_window`,
+:func:`_block_end`, :func:`finish_values`), so the arithmetic has one definition. It is
+
+* the scalar reference: :func:`dynsys.scan.lanes.scan_cells_reference` calls it cell by cell;
+* what the lane kernel runs for a cell that leaves one span's range (status 8), see below;
+* the device code of the CUDA backend: numba-cuda compiles an ``@njit`` function called from a
+  ``@cuda.jit`` kernel for the GPU, one thread per cell (:mod:`dynsys.scan.cuda_backend`); numba's
+  CUDA simulator calls its CPU compilation from each simulated thread.
+
+Cells beyond one span's range
+-----------------------------
+Inside a span the units are fixed; a giant spike after a long convergence can grow ``|x|`` by more
+than about ``2^(1023/(2(k-1)))`` within it, and then ``v = O(g^2)`` (or ``x``) leaves float64 in those
+units (status 8, ``SCAN_RANGE``, of the first run). Such a cell is run again from the start by
+:func:`run_cell` with ``careful=True``: its units are renewed after *every* step
+(:func:`_units_after_step`, exact powers of two, the exact minimum and sustained level flushed to
+their (mantissa, exponent) pairs first), so the run follows any jump of less than about
+``2^(1023/(2(k-1)))`` per step (``2^170`` for ``k = 4``; ``g^2 = |x|^{2(k-1)}`` must stay in float64).
+Renewing units changes no value that stays within float64's range in both runs, so the careful
+run is the first run wherever that one was in range. Only a cell that jumps further *in one step*
+keeps status 8 (reported at that step).
+"""
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from dynsys.kernels.status import OK, SCAN_RANGE
+from dynsys.scan.lanes.arithmetic import (BLOCK, SPAN, _SE_INF, _factors, _failure, _frexp, _ldexp,
+                                          _renorm, _stats, _update_adaptive, _update_adaptive_bc,
+                                          _update_plain)
+from dynsys.scan.lanes.span_ends import _block_end, _mid_window, _sustained, finish_values
+
+__all__ = ["scan_cell", "run_cell"]
+
+
+@njit(error_model="numpy", cache=True)
+def scan_cell(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up, coupling_start):
+    """One cell of the phase scan (scalars in, the nine outputs out): the scalar reference's cell.
+
+    A cell that leaves one span's range (status 8, ``SCAN_RANGE``: a giant spike after a long
+    convergence) is run again from the start with its units renewed after every step
+    (:func:`run_cell` with ``careful``), which follows any jump of less than about
+    ``2^(1023 / (2 (k-1)))`` per step; only a cell that jumps further in one step keeps status 8."""
+    out = run_cell(False, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up,
+                   coupling_start)
+    if out[7] == SCAN_RANGE:
+        out = run_cell(True, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up,
+                       coupling_start)
+    return out
+
+
+@njit(inline="always", error_model="numpy")
+def _units_after_step(k, adaptive, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, BMIN, ex, ev, gm, ge, sm, se,
+                      tmin, t):
+    """Renew a cell's units after step ``t`` (careful mode): first the exact statistics kept in the
+    units are flushed to their exact (mantissa, exponent) pairs (a new running minimum since step
+    ``tmin``; the finished windows' maxima ``BMIN`` into the sustained level), then ``X`` goes to
+    ``[1/2, 1)`` and ``V`` to ``[1/4, 1)`` by exact powers of two and the values kept in the units
+    (``M``, ``GL``, running min, peak, window max) follow. Returns the new values and the new
+    ``tmin = t + 1`` (the start of the steps whose minimum is still only in the units)."""
+    if MSTEP >= float(tmin) and (tmin > 0 or MSTEP > 0.0):
+        fm, fe = _frexp(RMIN)
+        gm = fm
+        ge = fe + ex
+    sm, se = _sustained(BMIN, ex, sm, se)
+    e1 = 0
+    e2 = 0
+    if X != 0.0 and math.isfinite(X):
+        _, e1 = _frexp(X)
+    if V != 0.0 and math.isfinite(V):
+        _, e2 = _frexp(V)
+        e2 -= e2 & 1
+    exo = ex
+    X = _ldexp(X, -e1)
+    M = _ldexp(M, -(k - 1) * e1)
+    GL = _ldexp(GL, -(k - 1) * e1)
+    ex += e1
+    V = _ldexp(V, -e2)
+    ev += e2
+    RMIN = _ldexp(gm, ge - ex)
+    PEAK = _ldexp(PEAK, exo - ex)
+    BMAX = _ldexp(BMAX, exo - ex)
+    cv, sfx, feps = _factors(k, adaptive, b2, eps, ex, ev)
+    return X, M, V, GL, RMIN, PEAK, BMAX, math.inf, ex, ev, gm, ge, sm, se, cv, sfx, feps, t + 1
+
+
+@njit(error_model="numpy", cache=True)
+def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up, coupling_start):
+    """One cell's run: the per-cell body of :func:`dynsys.scan.lanes.scan_cells_reference`; with
+    ``careful`` its units are renewed after every step (:func:`_units_after_step`), which changes no
+    value that stays in float64's range in both (powers of two are exact) but follows jumps of
+    ``|x|`` far beyond one span's range."""
+    X, M, V, ex, ev, _ = _renorm(k, x0, 0.0, 0.0, 0, 0)
+    ev = 2 * (k - 1) * ex
+    P1 = 1.0
+    P2 = 1.0
+    e = lr
+    RMIN = abs(X)
+    MSTEP = 0.0
+    PEAK = 0.0
+    NSPK = 0.0
+    BMAX = 0.0
+    FSTEP = -1.0
+    ZF = 0.0
+    GL = 0.0
+    B1 = b1
+    OB1 = 1.0 - b1
+    B2 = b2
+    CV, SFX, FEPS = _factors(k, adaptive, b2, eps, ex, ev)
+    WD = wd
+    LRD = lrd
+    gm, ge = _frexp(abs(x0))
+    st = OK
+    csum = 0.0
+    cn = 0
+    sm = 1.0
+    se = _SE_INF
+    smx = math.inf
+    BMIN = math.inf
+    t0 = 0
+    while t0 < steps:
+        t1 = min(t0 + SPAN, steps)
+        tmin = t0  # first step whose running minimum is kept only in the units (see _block_end)
+        for t in range(t0, t1):
+            tf = float(t)
+            G = X
+            for _ in range(k - 2):
+                G = G * X
+            G = G * curv
+            RMIN, MSTEP, PEAK, NSPK, BMAX = _stats(tf, X, RMIN, MSTEP, PEAK, NSPK, BMAX, up)
+            if adaptive and bias_correction:
+                xn, M, V, den, P1, P2 = _update_adaptive_bc(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX, P1, P2)
+            elif adaptive:
+                xn, M, V, den = _update_adaptive(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX)
+            else:
+                xn, M = _update_plain(X, G, M, e, B1, OB1, WD, SFX)
+                den = 1.0
+            ZF, FSTEP = _failure(tf, xn, den, M, ZF, FSTEP)
+            GL = G
+            X = xn
+            e = e * LRD
+            if careful and FSTEP < 0.0 and math.isfinite(M) and math.isfinite(V):
+                (X, M, V, GL, RMIN, PEAK, BMAX, BMIN, ex, ev, gm, ge, sm, se, CV, SFX, FEPS,
+                 tmin) = _units_after_step(k, adaptive, B2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, BMIN, ex, ev,
+                                           gm, ge, sm, se, tmin, t)
+            if (t + 1 - t0) % BLOCK == 0 and t + 1 < t1:  # a window ends inside the span
+                BMIN, csum, cn = _mid_window(k, adaptive, t + 1, coupling_start, M, V, GL, BMAX, BMIN, FSTEP,
+                                             ex, ev, csum, cn)
+                BMAX = 0.0
+        (X, M, V, cv, sfx, feps, RMIN, PEAK, BMAX, BMIN, FSTEP, ex, ev, gm, ge, st, csum, cn, sm,
+         se, smx) = _block_end(k, adaptive, tmin, t1, coupling_start, B2, eps, X, M, V, GL, RMIN, MSTEP, PEAK,
+                               BMAX, BMIN, FSTEP, ZF, ex, ev, gm, ge, st, csum, cn, sm, se, smx)
+        if st != OK:
+            break
+        CV = cv
+        SFX = sfx
+        FEPS = feps
+        t0 = t1
+    return finish_values(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se)
