@@ -1,0 +1,93 @@
+"""One-process A/B of the phase-scan lane kernel: the ``dynsys/scan/lanes`` of a git revision against the
+working tree's, on the benchmark scan of ``bench_scan.py`` (Adam, eps = 0, lr = 0.01 on x^4/4 over a
+cell-centred beta1 x beta2 grid), interleaved rounds, medians; also counts status-8 cells and the cells
+whose outputs differ. Usage::
+
+    python benchmarks/ab_lanes.py REV [N STEPS ROUNDS]     # e.g. python benchmarks/ab_lanes.py main 256 1000 12
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+
+def old_lanes(rev, where):
+    """``dynsys/scan/lanes`` at ``rev`` as the package ``lanes_at_rev`` in ``where``."""
+    data = subprocess.run(["git", "-C", ROOT, "archive", rev, "dynsys/scan/lanes"], check=True,
+                          capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(where, filter="data")
+    pkg = os.path.join(where, "lanes_at_rev")
+    os.rename(os.path.join(where, "dynsys", "scan", "lanes"), pkg)
+    for name in os.listdir(pkg):
+        if name.endswith(".py"):
+            path = os.path.join(pkg, name)
+            with open(path) as fh:
+                src = fh.read()
+            with open(path, "w") as fh:
+                fh.write(src.replace("dynsys.scan.lanes.", "lanes_at_rev.").replace("from dynsys.scan.lanes import",
+                                                                                   "from lanes_at_rev import"))
+    sys.path.insert(0, where)
+    import lanes_at_rev
+
+    return lanes_at_rev
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        print(__doc__)
+        return 2
+    rev = argv[0]
+    n, steps, rounds = (int(v) for v in (argv[1:] + ["256", "1000", "12"][len(argv) - 1:])[:3])
+    import numba
+    import numpy as np
+
+    from dynsys.scan import lanes as new
+
+    old = old_lanes(rev, tempfile.mkdtemp(prefix="ab_lanes_"))
+    c = (np.arange(n) + 0.5) / n
+    b1, b2 = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(c, c))
+    m = b1.size
+
+    def run(K):
+        out = {key: np.empty(m, dt) for key, dt in K.OUTPUTS.items()}
+        lr, zero, one = np.full(m, 0.01), np.zeros(m), np.ones(m)
+        K.scan_cells(4, 1.0, True, False, lr, b1, b2, zero, zero, one, one, steps, 100.0 ** 0.25,
+                     steps - max(1, math.ceil(0.1 * steps)), *out.values())
+        return out
+
+    oa, ob = run(old), run(new)
+    ta, tb = [], []
+    for r in range(rounds):
+        for K, ts in ((old, ta), (new, tb)) if r % 2 == 0 else ((new, tb), (old, ta)):
+            t = time.perf_counter()
+            run(K)
+            ts.append(time.perf_counter() - t)
+    changed = np.zeros(m, bool)
+    for key in oa:
+        a, b = oa[key], ob[key]
+        changed |= ~((a == b) | ((a != a) & (b != b)))
+    ma, mb = statistics.median(ta), statistics.median(tb)
+    print(f"# {n}x{n} cells x {steps} steps, {numba.get_num_threads()} threads, {rounds} interleaved rounds")
+    print(f"{rev}: median {ma:.4f} s ({m * steps / ma:.3g} cell-steps/s), min {min(ta):.4f} s")
+    print(f"working tree: median {mb:.4f} s ({m * steps / mb:.3g} cell-steps/s), min {min(tb):.4f} s")
+    print(f"speed ratio working tree / {rev} (medians): {ma / mb:.3f}")
+    print(f"status-8 cells: {int(np.sum(oa['status'] == 8))} -> {int(np.sum(ob['status'] == 8))}; cells with an output "
+          f"changed: {int(changed.sum())}, all of them status 8 at {rev}: {bool(np.all(oa['status'][changed] == 8))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
