@@ -182,7 +182,7 @@ def test_gpu_update_compiles_without_fma_contraction():
     """NVVM contracts b1 m + (1 - b1) g into an fma by default; _no_contraction turns that off."""
     from numba import cuda
 
-    from dynsys.scan.kernels import _update_adaptive
+    from dynsys.scan.lanes.arithmetic import _update_adaptive
 
     def step(a, out):
         i = cuda.grid(1)
