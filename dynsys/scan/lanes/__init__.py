@@ -123,7 +123,9 @@ Modules
   level, coupling samples, renormalization: :func:`_block_end`, :func:`_window_end_cheap`,
   :func:`_window_end_fast`, ...) and the cell outputs (:func:`_finish`);
 * :mod:`dynsys.scan.lanes.drivers`: :func:`scan_cells` (parallel lane kernel), its block runner
-  and :func:`scan_cells_reference` (scalar reference).
+  and :func:`scan_cells_reference` (scalar reference);
+* :mod:`dynsys.scan.lanes.cell`: one cell as one scalar function (the scalar reference's body and
+  the CUDA device code).
 
 The functions are inlined across these files, but numba's ``cache=True`` keys the cache of a
 compiled function on its own file only: after editing ``arithmetic.py`` or ``span_ends.py``,
