@@ -128,7 +128,7 @@ Modules
   the CUDA device code).
 
 The functions are inlined across these files, but numba's ``cache=True`` keys the cache of a
-compiled function on its own file only: after editing ``arithmetic.py`` or ``span_ends.py``,
+compiled function on its own file only: after editing ``arithmetic.py``, ``span_ends.py`` or ``cell.py``,
 delete ``dynsys/scan/lanes/__pycache__`` (or the ``NUMBA_CACHE_DIR``) so that the kernels are
 recompiled.
 """
