@@ -17,11 +17,12 @@ Bit-identity on a GPU
   kernel is therefore compiled with ``-fma=0`` (:func:`_no_contraction`: NVVM's own option, put
   into the options numba-cuda hands to NVVM while this kernel compiles; a ``cuda.jit(fma=...)``
   option is used instead when numba-cuda has one). Checked on the PTX (compiled here without a
-  GPU, for compute capability 9.0, numba-cuda 0.30.4, NVVM of CUDA 13.0): 129 ``fma.rn.f64`` by
+  GPU, for compute capability 9.0, numba-cuda 0.30.4, NVVM of CUDA 13.0): 258 ``fma.rn.f64`` by
   default; with ``-fma=0`` every multiply and add of the iteration is a separately rounded
-  ``mul.rn``/``add.rn``/``sub.rn`` (plus ``div.rn``, ``sqrt.rn``), and the 119 ``fma.rn.f64`` left
-  are the 7 inlined copies of libdevice's ``log2`` (17 each, part of its algorithm, checked on a
-  kernel computing only ``log2``), which only the logarithmic outputs use.
+  ``mul.rn``/``add.rn``/``sub.rn`` (plus ``div.rn``, ``sqrt.rn``), and the 238 ``fma.rn.f64`` left
+  are the 14 inlined copies of libdevice's ``log2`` (17 each, part of its algorithm, checked on a
+  kernel computing only ``log2``; 7 per copy of the cell's run, and the kernel holds two: the run
+  and the careful rerun of a status-8 cell), which only the logarithmic outputs use.
 * ``frexp``/``ldexp`` are exact; the iteration itself uses no other transcendental function, so
   every state, status code, step and regime is bit for bit the CPU's. ``log2`` (libdevice on the GPU,
   the C library on the CPU) is used only for the logarithmic outputs (``min_log2x``,
