@@ -32,8 +32,9 @@ Measured counts at ``rel_tol = 0.01`` with a guess within 2x of ``eta_c``
 non-quadratic losses (quartic, cosh), against 9 for doubling plus plain
 bisection.
 
-A non-finite loss (overflow, NaN) counts as a rise: it is reported through the
-bracket, never passed on as NaN.
+A non-finite loss (overflow, NaN), or a ``loss_at`` that raises ``OverflowError``
+or ``FloatingPointError``, counts as a rise: it is reported through the bracket,
+never passed on as NaN.
 """
 from __future__ import annotations
 
@@ -180,10 +181,19 @@ def critical_step_size(
     history: list[tuple[float, float]] = []  # finite (eta, loss - loss0), in order
 
     def excess(eta: float) -> float:
-        """loss - loss0 (inf for a non-finite loss: counts as a rise)."""
+        """loss - loss0 (inf for a non-finite loss: counts as a rise).
+
+        A loss that overflows by raising (Python ``float ** 2`` raises
+        ``OverflowError``; numpy under ``errstate(over="raise")`` raises
+        ``FloatingPointError``) is a non-finite loss too.
+        """
         nonlocal n
         n += 1
-        value = _as_float(loss_at(eta))
+        try:
+            raw = loss_at(eta)
+        except (OverflowError, FloatingPointError):
+            return math.inf
+        value = _as_float(raw)
         if not math.isfinite(value):
             return math.inf
         history.append((eta, value - loss0))

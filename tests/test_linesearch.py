@@ -83,6 +83,22 @@ def test_non_finite_loss_counts_as_rise():
     assert math.isfinite(res.estimate) and abs(res.estimate - 2.0) <= 0.02
 
 
+def test_raised_overflow_counts_as_rise():
+    # (e - 1)**2 - 1 on Python floats raises OverflowError past e ~ 1.3e154 (the
+    # case hypothesis found); the rise at eta_c = 2 must still be bracketed from
+    # a guess far above it (about 510 halvings), and a numpy loss under
+    # errstate(over="raise") too.
+    res = critical_step_size(lambda e: (e - 1.0) ** 2 - 1.0, 0.0, guess=1.3407807929942597e154, rel_tol=0.01, max_evals=600)
+    assert res.converged and res.lower <= 2.0 <= res.upper
+
+    def numpy_loss(e):
+        with np.errstate(over="raise"):
+            return float(np.float64(e) ** 8 - 2.0 * np.float64(e) ** 4)
+
+    res = critical_step_size(numpy_loss, 0.0, guess=1e300, rel_tol=0.01, max_evals=1100)
+    assert res.converged and res.lower <= 2.0 ** 0.25 <= res.upper
+
+
 def test_no_rise_and_ascent_direction_are_reported():
     res = critical_step_size(lambda eta: -eta, 0.0, guess=1.0, max_evals=20)
     assert not res.converged and math.isinf(res.upper) and math.isinf(res.estimate)
