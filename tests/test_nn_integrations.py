@@ -88,7 +88,7 @@ def read_tensorboard(logdir):
     return out
 
 
-def dense_curvature(model, loss_of, optimizer):
+def dense_curvature(model, loss_of, optimizer, decayed=False):
     """(lambda_max(H), lambda_max(D^{1/2} H D^{1/2}) or None without Adam) in float64 (autograd.functional.hessian)."""
     m64 = copy.deepcopy(model).double()
     named = [(n, p) for n, p in m64.named_parameters() if p.requires_grad]
@@ -114,6 +114,10 @@ def dense_curvature(model, loss_of, optimizer):
     v = torch.cat([optimizer.state[p]["exp_avg_sq"].reshape(-1) for p in params]).double()
     d = (1 - b1) / ((1 + b1) * (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + eps)  # Eq. 7
     S = d.sqrt()[:, None] * H * d.sqrt()[None, :]
+    if decayed:  # AdamW groups with different decays: lambda_max(S + W_d) too (stability_threshold)
+        wd = {id(p): float(g["weight_decay"]) for g in optimizer.param_groups for p in g["params"]}
+        W = torch.cat([torch.full((p.numel(),), wd[id(p)], dtype=torch.float64) for p in params])
+        return lam_h, float(torch.linalg.eigvalsh(S)[-1]), float(torch.linalg.eigvalsh(S + torch.diag(W))[-1])
     return lam_h, float(torch.linalg.eigvalsh(S)[-1])
 
 
@@ -259,15 +263,35 @@ def test_hf_warmup_threshold_and_log_history_without_trainer(tmp_path):
     assert ds["train_loss"].values == pytest.approx(logged, rel=1e-6)
 
 
+def test_hf_default_optimizer_with_weight_decay_has_the_exact_mixed_decay_threshold(tmp_path):
+    """The Trainer's own AdamW with weight_decay > 0 has two groups (0.1 on weights, 0 on biases and
+    LayerNorm): the logged threshold is 2/eta - wd_eff, wd_eff = lambda_max(S + W_d) - lambda_max(S)
+    of the dense matrices (the period-doubling boundary of the linearized AdamW map)."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    ids, data = token_data(n=4)
+    batch = {"input_ids": ids, "labels": ids}
+    model = tiny_gpt2(dropout=0.0)
+    cb = integrations.HFTrainerCallback(every=3, probe_batch=batch, predictors=["lambda_max_Hhat"], tol=1e-10)
+    trainer = hf_trainer(tmp_path, model, data, callbacks=[cb], max_steps=3, report_to=[], weight_decay=0.1)
+    with pytest.warns(RuntimeWarning, match="attach"):
+        trainer.train()
+    opt = cb.engine.optimizer
+    assert sorted({float(g["weight_decay"]) for g in opt.param_groups}) == [0.0, 0.1]
+    ds = cb.to_dataset("probe")
+    _, lam_s, lam_sw = dense_curvature(model.eval(), lambda f: f(**batch)["loss"], opt, decayed=True)
+    eff = lam_sw - lam_s
+    assert 0.0 <= eff <= 0.099  # not the sufficient bound 2/eta - 0.1: the groups mix
+    assert float(ds["effective_weight_decay"].sel(step=3)) == pytest.approx(eff, abs=1e-5 * lam_s)
+    assert ds.attrs["weight_decay_groups"] in ("0.1,0.0", "0.0,0.1")
+    assert float(ds["lambda_max_Hhat"].sel(step=3)) == pytest.approx(lam_s, rel=1e-6)
+    assert float(ds["threshold"].sel(step=3)) == pytest.approx(2 / 1e-2 - eff, abs=1e-5 * lam_s)
+
+
 def test_hf_setup_errors_are_clear(tmp_path):
     pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
     ids, data = token_data(n=4)
-    # the Trainer's default optimizer with weight_decay > 0 has two decay groups (0.1 and 0 for biases/LayerNorm)
-    cb = integrations.HFTrainerCallback(every=1)
-    trainer = hf_trainer(tmp_path, tiny_gpt2(), data, callbacks=[cb], max_steps=1, report_to=[], weight_decay=0.1)
-    with pytest.raises(ValueError, match="HFTrainerCallback: .*weight decay"):
-        trainer.train()
     cb = integrations.HFTrainerCallback(every=1, probe_batch={"input_ids": ids})  # no labels: no loss
     trainer = hf_trainer(tmp_path, tiny_gpt2(), data, callbacks=[cb], max_steps=1, report_to=[])
     with pytest.raises(ValueError, match="probe_batch: the model returned no 'loss'"):

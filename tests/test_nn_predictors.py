@@ -274,3 +274,106 @@ def test_api_contract_entry_points():
     assert torch.equal(flatten([p.detach() for p in model.parameters()]), theta)
     for k, v in opt.state[next(iter(model.parameters()))].items():
         assert torch.equal(v, state[k])
+
+
+# ----------------------------------------------------------------------------- param groups with different decays
+
+def mixed_decay_adamw(model, wd=0.3, lr=0.05, coupled=False):
+    """Hugging Face's default grouping: decay on the weight matrices, none on the biases."""
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
+    cls = torch.optim.Adam if coupled else torch.optim.AdamW
+    return cls([{"params": weights, "weight_decay": wd}, {"params": biases, "weight_decay": 0.0}],
+               lr=lr, betas=(0.9, 0.99))
+
+
+def dense_adam(model, data, opt):
+    """Dense H (float64), Eq. 7's D and the per-parameter decay W (in the layout's order)."""
+    H, _ = dense(model, data)
+    layout = parameter_layout(model)
+    groups = {id(p): g for g in opt.param_groups for p in g["params"]}
+    d, w = [], []
+    for p in layout.params:
+        g, st = groups[id(p)], opt.state[p]
+        b1, b2 = g["betas"]
+        t = float(st["step"])
+        vhat = st["exp_avg_sq"].reshape(-1) / (1 - b2 ** t)
+        d.append((1 - b1) / ((1 + b1) * (1 - b1 ** t)) / (vhat.sqrt() + g["eps"]))
+        w.append(torch.full((p.numel(),), float(g["weight_decay"]), dtype=torch.float64))
+    return H, torch.cat(d), torch.cat(w)
+
+
+def test_mixed_decoupled_decay_threshold_is_the_period_doubling_of_the_linearized_adamw_map():
+    """Groups with different AdamW decays W: stable iff lambda_max(S + W) < 2/lr (stability_threshold).
+
+    The linearized AdamW map with a frozen preconditioner, theta_{t+1} = (Lam + b1 - lr (1+b1) D H) theta_t
+    - b1 Lam theta_{t-1}, Lam = I - lr W, is built densely; its spectral radius crosses 1 exactly where
+    lr = 2 / lambda_max(S + W): the threshold compute_predictors reports, 2/lr - wd_eff."""
+    # a convex problem (linear least squares: H = 2 X^T X / n >= 0), so that the linearized map is
+    # stable for small lr; inputs with a non-zero mean couple the weights (decayed) to the biases (not)
+    torch.manual_seed(3)
+    model = torch.nn.Linear(4, 2).double()
+    x = torch.randn(32, 4, dtype=torch.float64) + 1.0
+    data = (x, torch.randn(32, 2, dtype=torch.float64))
+    opt = mixed_decay_adamw(model, wd=0.3)
+    train(model, data, opt, 5)
+    out = compute_predictors(model, mse, data, opt, predictors=["lambda_max_Hhat"], tol=1e-12)
+    H, d, w = dense_adam(model, data, opt)
+    S = d.sqrt()[:, None] * H * d.sqrt()[None, :]
+    lam_s, lam_sw = float(torch.linalg.eigvalsh(S)[-1]), float(torch.linalg.eigvalsh(S + torch.diag(w))[-1])
+    assert out["lambda_max_Hhat"] == pytest.approx(lam_s, rel=1e-9)
+    assert out["lambda_max_Hhat_decayed"] == pytest.approx(lam_sw, rel=1e-9)
+    eff = out["effective_weight_decay"]
+    assert eff == pytest.approx(lam_sw - lam_s, abs=1e-8) and 0.0 - 1e-9 <= eff <= 0.3 + 1e-9  # Weyl
+    assert 0.01 < eff < 0.29  # neither group's decay alone: the groups really mix in the top eigenvector
+    assert out["threshold"] == pytest.approx(2 / 0.05 - eff, rel=1e-12) and out["threshold_exact"]
+    bound = stability_threshold(opt)
+    assert bound["threshold"] == pytest.approx(2 / 0.05 - 0.3) and not bound["threshold_exact"]
+    assert bound["kind"] == "adamw-mixed-decay" and bound["weight_decay_groups"] == (0.3, 0.0)
+
+    b1, n = 0.9, H.shape[0]
+
+    def spectral_radius(lr):
+        lam = torch.eye(n, dtype=torch.float64) - lr * torch.diag(w)
+        A = lam + b1 * torch.eye(n, dtype=torch.float64) - lr * (1 + b1) * d[:, None] * H
+        M = torch.cat([torch.cat([A, -b1 * lam], 1), torch.cat([torch.eye(n, dtype=torch.float64),
+                                                                 torch.zeros(n, n, dtype=torch.float64)], 1)])
+        return float(torch.linalg.eigvals(M).abs().max())
+
+    lr_c = 2.0 / lam_sw
+    assert spectral_radius(0.995 * lr_c) < 1.0 < spectral_radius(1.005 * lr_c)
+    # the uniform-decay formula with either group's decay misplaces the boundary
+    for wd in (0.0, 0.3):
+        lr_wrong = 2.0 / (lam_s + wd)
+        assert abs(lr_wrong / lr_c - 1) > 0.005
+    # eigenvalue -1 exactly at lr_c: the period-doubling boundary
+    lam = torch.eye(n, dtype=torch.float64) - lr_c * torch.diag(w)
+    A = lam + b1 * torch.eye(n, dtype=torch.float64) - lr_c * (1 + b1) * d[:, None] * H
+    M = torch.cat([torch.cat([A, -b1 * lam], 1), torch.cat([torch.eye(n, dtype=torch.float64),
+                                                             torch.zeros(n, n, dtype=torch.float64)], 1)])
+    assert float((torch.linalg.eigvals(M) + 1).abs().min()) < 1e-8
+
+
+def test_mixed_coupled_decay_shifts_the_hessian_by_each_groups_decay():
+    """Adam with coupled decays that differ by group minimizes L + sum_i wd_i theta_i^2/2: Hhat on H + W."""
+    model, data = problem(width=5)
+    opt = mixed_decay_adamw(model, wd=0.5, coupled=True)
+    train(model, data, opt, 4)
+    out = compute_predictors(model, mse, data, opt, predictors=["lambda_max_Hhat", "lambda_grad_Hhat"], tol=1e-12,
+                             per_block=True)
+    H, d, w = dense_adam(model, data, opt)
+    S = d.sqrt()[:, None] * (H + torch.diag(w)) * d.sqrt()[None, :]
+    assert out["lambda_max_Hhat"] == pytest.approx(float(torch.linalg.eigvalsh(S)[-1]), rel=1e-9)
+    _, g = dense(model, data)
+    g = g + w * parameter_layout_flat(model)  # the gradient Adam sees
+    Dg = d * out["gradient"]
+    assert out["lambda_grad_Hhat"] == pytest.approx(float(Dg @ (H + torch.diag(w)) @ Dg) / float(out["gradient"] @ Dg),
+                                                    rel=1e-9)
+    assert out["threshold"] == pytest.approx(2 / 0.05)  # coupled: the decay is inside Hhat
+    res = hessian_lambda_max(model, mse, data, optimizer=opt, tol=1e-12)
+    assert res.value == pytest.approx(out["lambda_max_Hhat"], rel=1e-9)
+    assert "effective_weight_decay" not in out
+
+
+def parameter_layout_flat(model):
+    return flatten([p.detach() for p in parameter_layout(model).params])

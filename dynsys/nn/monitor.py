@@ -56,7 +56,8 @@ CONTRACT_VARIABLES = ("loss", "lambda_max_H", "lambda_max_Hhat", "lambda_grad_H"
 
 _SCALARS = ("loss", "grad_norm", "threshold", "lambda_max_H", "lambda_max_Hhat", "lambda_grad_H",
             "lambda_grad_Hhat", "lambda_grad_Hhat_literal", "lambda_update_Hhat", "directional_sharpness",
-            "critical_sharpness", "critical_lr", "n_hvp", "n_forward")
+            "critical_sharpness", "critical_lr", "n_hvp", "n_forward", "effective_weight_decay",
+            "lambda_max_Hhat_decayed")
 
 
 class Monitor:
@@ -281,7 +282,8 @@ class Monitor:
         steps = np.array([r["step"] for r in self.records], dtype=np.int64)
         data_vars = {}
         names = ["loss", "grad_norm", "threshold", "threshold_H", "threshold_Hhat", "threshold_directional",
-                 *self.predictors, "critical_lr", "n_hvp", "n_forward", "monitor_seconds"]
+                 *self.predictors, "critical_lr", "effective_weight_decay", "lambda_max_Hhat_decayed", "n_hvp",
+                 "n_forward", "monitor_seconds"]
         for k in dict.fromkeys(names):
             if any(k in r for r in self.records) or (k in ("loss", "threshold") and self.records):
                 data_vars[k] = ("step", np.array([r.get(k, np.nan) for r in self.records], dtype=np.float64))
@@ -328,6 +330,9 @@ class Monitor:
                 attrs[k if k != "betas" else "beta1"] = float(v[0]) if k == "betas" else float(v)
                 if k == "betas":
                     attrs["beta2"] = float(v[1])
+        wds = [float(g.get("weight_decay", 0.0)) for g in opt.param_groups]
+        if len(set(wds)) > 1:  # param groups with different decays: threshold = 2/lr - effective_weight_decay
+            attrs["weight_decay_groups"] = ",".join(repr(w) for w in wds)
         for k, v in self.attrs.items():
             attrs[k] = v if isinstance(v, (int, float, str)) else str(v)
         return attrs

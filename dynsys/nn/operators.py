@@ -190,6 +190,33 @@ def _group_of(optimizer, layout):
     return groups
 
 
+def weight_decay_diagonals(optimizer, layout):
+    """Each parameter's coupled and decoupled weight decay, ``(W_c, W_d)``.
+
+    Coupled decay (torch ``SGD``, ``Adam``) adds ``wd theta`` to the gradient, so the
+    minimized loss is ``L + sum_i wd_i theta_i^2 / 2`` with Hessian ``H + W_c``; decoupled
+    decay (``AdamW``, ``decoupled_weight_decay=True``) shrinks ``theta <- (1 - lr wd) theta``
+    outside the preconditioner. Each is a Python float when every parameter has the same
+    value (the common case, cheap), else a flat tensor in ``layout``'s dtype and device (e.g.
+    Hugging Face's default AdamW groups: ``wd`` on weights, 0 on biases and LayerNorm).
+    """
+    groups = _group_of(optimizer, layout)
+    coupled, decoupled = [], []
+    for group in groups:
+        wd = float(group.get("weight_decay", 0.0))
+        dec = not isinstance(optimizer, torch.optim.SGD) and _is_decoupled(optimizer, group)
+        coupled.append(0.0 if dec else wd)
+        decoupled.append(wd if dec else 0.0)
+
+    def diagonal(values):
+        if all(v == values[0] for v in values):
+            return values[0]
+        return torch.cat([torch.full((n,), v, dtype=layout.dtype, device=layout.device)
+                          for v, n in zip(values, layout.numels)])
+
+    return diagonal(coupled), diagonal(decoupled)
+
+
 def adam_preconditioner(optimizer, layout, *, state="current", gradient=None):
     """The diagonal ``D`` of Eq. 7 (loss-spikes-in-Adam paper) as a flat tensor.
 

@@ -50,7 +50,7 @@ from dynsys.nn.critical import critical_learning_rate
 from dynsys.nn.eigen import lanczos, power_iteration
 from dynsys.nn.hvp import HVP_METHODS
 from dynsys.nn.operators import (BlockOperator, CurvatureOperator, HessianOperator, PreconditionedHessianOperator,
-                                 check_adam)
+                                 check_adam, weight_decay_diagonals)
 from dynsys.nn.params import check_model, parameter_layout
 from dynsys.nn.updates import last_adam_update, update_direction
 
@@ -110,7 +110,8 @@ def hessian_lambda_max(model, loss_fn, data, *, optimizer=None, tol=1e-6, seed=0
         If given, the preconditioned Hessian ``Hhat = D H`` (Eq. 7 of the
         loss-spikes-in-Adam paper) from its live state, solved through
         ``S = D^{1/2} H D^{1/2}`` (Lemma B.1).  With Adam's coupled
-        ``weight_decay`` the Hessian includes ``+ weight_decay * I``.
+        ``weight_decay`` the Hessian includes ``+ weight_decay * I`` (``+ W_c``, the
+        diagonal of each parameter's group decay, when groups differ).
     tol : float
         Relative residual tolerance ``||A y - lambda y|| <= tol |lambda|``.
     seed : int
@@ -139,7 +140,10 @@ def hessian_lambda_max(model, loss_fn, data, *, optimizer=None, tol=1e-6, seed=0
     layout = parameter_layout(model)
     if optimizer is not None:
         check_adam(optimizer)
-    hess = HessianOperator(model, loss_fn, data, method=method, l2=coupled_l2(optimizer), layout=layout)
+    l2 = 0.0 if optimizer is None else weight_decay_diagonals(optimizer, layout)[0]
+    hess = HessianOperator(model, loss_fn, data, method=method, l2=l2 if isinstance(l2, float) else 0.0, layout=layout)
+    if not isinstance(l2, float):  # param groups with different coupled decays: H + W_c
+        hess = _Shift(hess, l2)
     if optimizer is None:
         res = _solve(hess, k, tol, seed, v0, solver, max_iter)
         res.coordinates = "original"
@@ -189,6 +193,17 @@ def stability_threshold(optimizer, lr=None):
       (1-b1) lr' a) x_t - b1 (1 - lr wd) x_{t-1}`` with ``lr' = lr/(1-b1^t)``; the Jury
       condition ``1 + A + B > 0`` gives ``a (1-b1)/((1+b1)(1-b1^t)) < 2/lr - wd``, i.e.
       math.md C3 ``lambda_max(P^{-1}H) < (2/lr - wd)(1+b1)/(1-b1)`` written for Eq. 7's ``Hhat``.
+    * Param groups with different decays (``W_d``, ``W_c``: the per-parameter decoupled and
+      coupled decays, :func:`dynsys.nn.operators.weight_decay_diagonals`): the same recursion
+      with ``wd`` replaced by the diagonal ``W_d`` has the eigenvalue ``-1`` iff
+      ``lr (Hhat + W_d) x = 2 x`` (put ``x_{t+1} = -x_t = x_{t-1}``), with ``Hhat`` on
+      ``H + W_c``; ``Hhat + W_d`` is similar to the symmetric ``S + W_d`` (``D`` and ``W_d``
+      are diagonal), so the boundary is ``lambda_max(S + W_d) = 2/lr``. Written in the form
+      above: ``lambda_max(Hhat) < 2/lr - wd_eff`` with the *effective weight decay*
+      ``wd_eff = lambda_max(S + W_d) - lambda_max(S)``, ``min W_d <= wd_eff <= max W_d``
+      (Weyl). Here ``threshold = 2/lr - max W_d`` (sufficient; ``threshold_exact: False``);
+      :func:`compute_predictors` reports the exact one. Tested against the spectral radius
+      of the dense linearized AdamW map.
     """
     if optimizer is None:
         if lr is None:
@@ -201,13 +216,23 @@ def stability_threshold(optimizer, lr=None):
     if isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)):
         check_adam(optimizer)
         from dynsys.nn.operators import _is_decoupled
-        wds = {(float(g.get("weight_decay", 0.0)), _is_decoupled(optimizer, g)) for g in optimizer.param_groups}
-        if len(wds) > 1:
-            raise ValueError("optimizer param groups have different weight decays; allowed: one weight_decay")
-        wd, decoupled = wds.pop()
-        t = two - wd if decoupled else two
-        return {"kind": "adamw" if decoupled else "adam", "lr": lr, "threshold": t, "threshold_Hhat": t,
-                "threshold_directional": two, "weight_decay": wd, "decoupled": decoupled}
+        pairs = [(float(g.get("weight_decay", 0.0)), _is_decoupled(optimizer, g)) for g in optimizer.param_groups]
+        if len(set(pairs)) == 1:
+            wd, decoupled = pairs[0]
+            t = two - wd if decoupled else two
+            return {"kind": "adamw" if decoupled else "adam", "lr": lr, "threshold": t, "threshold_Hhat": t,
+                    "threshold_directional": two, "weight_decay": wd, "decoupled": decoupled}
+        # groups with different decays (Hugging Face's default AdamW: wd on weights, 0 on biases
+        # and LayerNorm): stable iff lambda_max(S_c + W_d) < 2/lr (see the docstring). Before
+        # the operator is known, Weyl's inequality gives the sufficient bound 2/lr - max(W_d);
+        # compute_predictors replaces it by the exact 2/lr - effective_weight_decay.
+        wd_d = max(wd if dec else 0.0 for wd, dec in pairs)
+        decs = {dec for _, dec in pairs}
+        t = two - wd_d
+        return {"kind": ("adamw" if decs == {True} else "adam") + "-mixed-decay", "lr": lr, "threshold": t,
+                "threshold_Hhat": t, "threshold_directional": two, "weight_decay": wd_d,
+                "decoupled": decs == {True}, "weight_decay_groups": tuple(wd for wd, _ in pairs),
+                "threshold_exact": False}
     if type(optimizer) is torch.optim.SGD:
         vals = {(float(g.get("momentum", 0.0)), float(g.get("dampening", 0.0)), bool(g.get("nesterov", False)),
                  float(g.get("weight_decay", 0.0))) for g in optimizer.param_groups}
@@ -248,13 +273,24 @@ def directional_sharpness(hessian, d, g):
 
 # ----------------------------------------------------------------------------- compute_predictors
 
+def _nonzero(diag) -> bool:
+    """Whether a decay (a float, or a per-parameter tensor) is not all zero."""
+    return bool(diag) if isinstance(diag, float) else bool((diag != 0).any())
+
+
 class _Shift(CurvatureOperator):
-    """``H + l2 I`` on top of a :class:`HessianOperator` (Adam's coupled L2), sharing its products."""
+    """``A + diag(l2)`` on top of an operator, sharing its products.
+
+    ``l2`` is a float (``H + l2 I``: Adam's coupled L2) or a flat tensor (per-parameter decays of
+    param groups that differ: ``H + W_c``, or ``S + W_d`` for AdamW's decoupled decay).
+    """
 
     def __init__(self, hessian, l2):
         super().__init__()
-        self.hessian, self.l2 = hessian, float(l2)
-        self.layout, self.gradient = hessian.layout, hessian.gradient
+        self.hessian = hessian
+        self.l2 = float(l2) if isinstance(l2, (int, float)) else l2.to(dtype=hessian.dtype, device=hessian.device)
+        self.layout, self.gradient = getattr(hessian, "layout", None), getattr(hessian, "gradient", None)
+        self.loss = getattr(hessian, "loss", None)
         self.size, self.dtype, self.device = hessian.size, hessian.dtype, hessian.device
 
     @property
@@ -372,8 +408,8 @@ def compute_predictors(model, loss_fn, data, optimizer, *, predictors=None, lr=N
             dg = float(torch.dot(d, g))
             out["directional_sharpness"] = float(torch.dot(d, H_times("d", d))) / dg if dg else float("nan")
     if need_hhat:
-        l2 = coupled_l2(optimizer)
-        hop = hess if not l2 else _Shift(hess, l2)
+        l2, wd_d = weight_decay_diagonals(optimizer, layout)
+        hop = _Shift(hess, l2) if _nonzero(l2) else hess
         pre = PreconditionedHessianOperator(hop, optimizer)
         D, sqrtD = pre.d, pre.sqrt_d
         if "lambda_max_Hhat" in predictors:
@@ -392,10 +428,22 @@ def compute_predictors(model, loss_fn, data, optimizer, *, predictors=None, lr=N
                     x = sqrtD[idx] * bres.vector
                     new_warm.setdefault("blocks_Hhat", {})[b] = x / torch.linalg.vector_norm(x)
                 out["per_block"]["lambda_max_Hhat"] = vals
+            if not isinstance(wd_d, float):
+                # groups with different decoupled decays: the exact threshold 2/lr - wd_eff,
+                # wd_eff = lambda_max(S + W_d) - lambda_max(S) (see stability_threshold)
+                dres = lanczos(_Shift(pre, wd_d), tol=tol, seed=seed, v0=res.vector, max_iter=max_iter)
+                eff = dres.value - res.value
+                out["lambda_max_Hhat_decayed"], converged["lambda_max_Hhat_decayed"] = dres.value, dres.converged
+                out["effective_weight_decay"] = eff
+                out["threshold"] = out["threshold_Hhat"] = 2.0 / thr["lr"] - eff
+                out["threshold_exact"] = True
 
         def hop_times(key, v):
             hv = H_times(key, v)
-            return hv + l2 * v if l2 else hv
+            return hv + l2 * v if _nonzero(l2) else hv
+
+        def l2_of(idx, v):
+            return (l2 if isinstance(l2, float) else l2[idx]) * v if _nonzero(l2) else 0.0
 
         if "lambda_grad_Hhat" in predictors:
             Dg = D * g  # w = D^{1/2} g; w^T S w / w^T w = (Dg)^T H (Dg) / g^T D g
@@ -404,7 +452,7 @@ def compute_predictors(model, loss_fn, data, optimizer, *, predictors=None, lr=N
                 vals = {}
                 for b, idx in blocks.items():
                     e = _embed(Dg, idx)
-                    hv = hess.matvec(e)[idx] + (l2 * Dg[idx] if l2 else 0.0)
+                    hv = hess.matvec(e)[idx] + l2_of(idx, Dg[idx])
                     vals[b] = float(torch.dot(Dg[idx], hv)) / float(torch.dot(g[idx], Dg[idx]))
                 out["per_block"]["lambda_grad_Hhat"] = vals
         if "lambda_grad_Hhat_literal" in predictors:
@@ -415,7 +463,7 @@ def compute_predictors(model, loss_fn, data, optimizer, *, predictors=None, lr=N
             if per_block:
                 vals = {}
                 for b, idx in blocks.items():
-                    hv = hess.matvec(_embed(u, idx))[idx] + (l2 * u[idx] if l2 else 0.0)
+                    hv = hess.matvec(_embed(u, idx))[idx] + l2_of(idx, u[idx])
                     vals[b] = float(torch.dot(u[idx], hv)) / float(torch.dot(u[idx], u[idx] / D[idx]))
                 out["per_block"]["lambda_update_Hhat"] = vals
     if per_block and is_adam and all("exp_avg_sq" in optimizer.state.get(p, {}) for p in layout.params):

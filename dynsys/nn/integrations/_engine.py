@@ -163,11 +163,12 @@ class TrainerMonitor:
         check_model(model)
         opt = torch_optimizer(optimizer, self.owner)
         lrs = {float(g["lr"]) for g in opt.param_groups}
-        try:  # thresholds need one lr (or lr=) and one weight decay: say so before any step is spent
+        try:  # thresholds need one lr (or lr=); SGD one weight decay: say so before any step is spent
             stability_threshold(opt, self.lr if self.lr is not None else (1.0 if lrs == {0.0} else None))
         except ValueError as exc:
-            raise ValueError(f"{self.owner}: {exc}. Pass lr= for several learning rates; for several weight "
-                             "decays build the optimizer yourself with one weight_decay for all parameters") from None
+            raise ValueError(f"{self.owner}: {exc}. Pass lr= for several learning rates; for SGD with several "
+                             "weight decays build the optimizer with one weight_decay for all parameters "
+                             "(Adam/AdamW groups may differ)") from None
         self.model, self.optimizer = model, opt
         device = next(p for p in model.parameters() if p.requires_grad).device
         base = {"integration": self.owner, "mode": self.mode, **(attrs or {})}
