@@ -206,3 +206,24 @@ def test_regime_plot_marks_the_unsettled_cells():
     assert len(dots) == 1 and len(dots[0].get_offsets()) == n_uns
     ax2 = plot_phase(ds, "regime", mark_unsettled=False)
     assert not [c for c in ax2.collections if c.get_label().startswith("unsettled")]
+
+
+def test_claim_d16_periodic_orbits_past_the_existence_line():
+    from tests._claims import derivation, perturbed
+    from theory.periodic_orbits import periodic_orbit
+    from theory.registry import get_claim
+
+    d = derivation("D16")
+    assert d.passed
+    m = get_claim("D16").measure(d)
+    assert m.passed, m.detail
+    assert not perturbed("D16", "radius_exponent", 1.5).passed  # a wrong multiplier modulus is caught
+    # the period-3 orbit of k = 4, beta2 = 0.8385, beta1 = 0.9115 (past the existence line, q = 1.04):
+    # |s| has geometric mean rho and its complex multipliers have modulus (b1/rho^4)^(3/2) (det J = b1/rho^4)
+    bb1, bb2 = 87.5 / 96, 80.5 / 96
+    rho = bb2 ** 0.25
+    pts, mono = periodic_orbit((0.0155, 12.9), 3, 4, bb1, bb2)
+    s = np.array([1 - p[0] * p[1] for p in pts])
+    assert np.prod(np.abs(s)) == pytest.approx(rho ** 3, rel=1e-10)
+    ev = np.linalg.eigvals(mono)
+    assert abs(ev[0].imag) > 0.5 and np.abs(ev) == pytest.approx([(bb1 / rho ** 4) ** 1.5] * 2, rel=1e-8)
