@@ -206,3 +206,42 @@ def test_regime_plot_marks_the_unsettled_cells():
     assert len(dots) == 1 and len(dots[0].get_offsets()) == n_uns
     ax2 = plot_phase(ds, "regime", mark_unsettled=False)
     assert not [c for c in ax2.collections if c.get_label().startswith("unsettled")]
+
+
+def test_marginal_cells_are_counted_apart():
+    """k = 4, cell-centred n x n grid: the marginal cells (``boundary_distance == 0``) are exactly the n
+    diagonal cells beta1 == beta2 (det J = b1/b2 = 1, Eq. 8); the existing attrs still count them."""
+    n = 16
+    ds = _scan(4, n, 300, bias_correction=False)
+    b1, b2 = np.meshgrid(ds.beta1.values, ds.beta2.values)
+    marginal = ds.boundary_distance.values == 0
+    assert ds.attrs["cells_marginal"] == n and np.array_equal(marginal, np.isclose(b1, b2, rtol=0, atol=1e-15))
+    reg, pred = ds.regime.values, ds.predicted_regime.values
+    for code in (1, 2, 3):
+        sel = pred == code
+        assert ds.attrs[f"cells_predicted_regime{code}"] == int(sel.sum())  # unchanged: marginal cells included
+        keep = sel & ~marginal
+        assert ds.attrs[f"cells_nonmarginal_regime{code}"] == int(keep.sum())
+        assert ds.attrs[f"agreement_nonmarginal_regime{code}"] == pytest.approx(float(np.mean(reg[keep] == code)))
+    assert sum(ds.attrs[f"cells_nonmarginal_regime{c}"] for c in (1, 2, 3)) == n * n - n
+
+
+def test_claim_d16_periodic_orbits_past_the_existence_line():
+    from tests._claims import derivation, perturbed
+    from theory.periodic_orbits import periodic_orbit
+    from theory.registry import get_claim
+
+    d = derivation("D16")
+    assert d.passed
+    m = get_claim("D16").measure(d)
+    assert m.passed, m.detail
+    assert not perturbed("D16", "radius_exponent", 1.5).passed  # a wrong multiplier modulus is caught
+    # the period-3 orbit of k = 4, beta2 = 0.8385, beta1 = 0.9115 (past the existence line, q = 1.04):
+    # |s| has geometric mean rho and its complex multipliers have modulus (b1/rho^4)^(3/2) (det J = b1/rho^4)
+    bb1, bb2 = 87.5 / 96, 80.5 / 96
+    rho = bb2 ** 0.25
+    pts, mono = periodic_orbit((0.0155, 12.9), 3, 4, bb1, bb2)
+    s = np.array([1 - p[0] * p[1] for p in pts])
+    assert np.prod(np.abs(s)) == pytest.approx(rho ** 3, rel=1e-10)
+    ev = np.linalg.eigvals(mono)
+    assert abs(ev[0].imag) > 0.5 and np.abs(ev) == pytest.approx([(bb1 / rho ** 4) ** 1.5] * 2, rel=1e-8)

@@ -15,8 +15,9 @@ from theory.registry import Claim, Derivation, Measurement
 
 MATH_MD_IDS = ([f"A{i}" for i in range(1, 7)] + [f"D{i}" for i in range(1, 15)] + ["E1", "E2", "E3", "F1", "F2"]
                + [f"C{i}" for i in range(1, 5)])
-#: claims the toolkit adds beyond math.md (theory/regime_boundaries.py: why D12's II/III boundary is approximate)
-TOOLKIT_IDS = ["D15"]
+#: claims the toolkit adds beyond math.md (theory/regime_boundaries.py: why D12's II/III boundary is approximate;
+#: theory/periodic_orbits.py: the periodic orbits the phases past it sit on)
+TOOLKIT_IDS = ["D15", "D16"]
 
 
 def _dynsys(*args, timeout=300):

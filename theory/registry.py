@@ -30,6 +30,7 @@ PAPER_MODULES = (
     "theory.llas",
     "theory.critical_sharpness",
     "theory.regime_boundaries",
+    "theory.periodic_orbits",
 )
 
 ORDER = ("A", "D", "E", "F", "C")

@@ -314,7 +314,10 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         ``attrs``: every setting, ``agreement`` (fraction of cells with a prediction whose observed
         regime equals it; NaN if none), ``agreement_regime1..3``, ``agreement_confident_regime1..3``
         (the same over settled cells at least ``confidence_margin`` from every boundary),
-        ``cells_unsettled``, ``regime_codes`` and ``status_codes``.
+        ``cells_unsettled``, ``agreement_nonmarginal_regime1..3`` (the same over the cells not exactly on
+        a boundary, ``boundary_distance > 0``: on ``beta1 == beta2`` for ``k = 4``, ``det J = 1``, the
+        linear theory makes no prediction; ``cells_marginal`` counts the others), ``regime_codes`` and
+        ``status_codes``.
     """
     from dynsys import regimes
 
@@ -602,6 +605,16 @@ class _Result:
                                                           if nc else float("nan"))
             attrs[f"cells_confident_regime{code}"] = nc
         attrs["cells_unsettled"] = int(np.count_nonzero(d["settled"] == 0))
+        # cells exactly on a theory boundary (boundary_distance == 0: e.g. beta1 == beta2 for k = 4, det J = 1) are
+        # marginal: the linear theory makes no prediction there. The agreements above count them; these do not.
+        marginal = d["boundary_distance"] == 0
+        attrs["cells_marginal"] = int(np.count_nonzero(marginal & (predicted >= 0)))
+        for code in (1, 2, 3):
+            sel = (predicted == code) & ~marginal
+            n = int(np.count_nonzero(sel))
+            attrs[f"agreement_nonmarginal_regime{code}"] = (float(np.count_nonzero(sel & (regime == code)) / n)
+                                                            if n else float("nan"))
+            attrs[f"cells_nonmarginal_regime{code}"] = n
         ds.attrs.update(attrs)
         return ds
 
