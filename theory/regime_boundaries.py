@@ -20,6 +20,12 @@ normalized Adam map of :mod:`dynsys.systems` (D1):
   ``L -> infinity`` boundary. A finite-time classifier therefore sees regime II a few hundredths
   past the line, more for larger ``k`` (where ``rho^{k-1}`` is flatter in ``beta1``).
 
+Qualified by claim D16 (:mod:`theory.periodic_orbits`): the algebra above holds, and the measured
+rate is the fixed point's, but the long phases of the band were found to sit near periodic orbits of
+the decoupled map (period 3 at k = 4, period 5 at k = 6; every periodic orbit there converges at rate
+``rho``), with ``u`` nearly constant over the phase, rather than on ``u`` escaping along ``s = rho``.
+The slope test below cannot tell the two pictures apart.
+
 Measured with :func:`dynsys.simulate.trajectory` (phase rate) and the phase scanner's
 exponential-phase pass :func:`dynsys.scan.episodes.phase_statistics` (band width).
 """
