@@ -327,6 +327,12 @@ def test_mixed_decoupled_decay_threshold_is_the_period_doubling_of_the_linearize
     assert eff == pytest.approx(lam_sw - lam_s, abs=1e-8) and 0.0 - 1e-9 <= eff <= 0.3 + 1e-9  # Weyl
     assert 0.01 < eff < 0.29  # neither group's decay alone: the groups really mix in the top eigenvector
     assert out["threshold"] == pytest.approx(2 / 0.05 - eff, rel=1e-12) and out["threshold_exact"]
+    # loose solves (few Lanczos steps): wd_eff, a difference of two large eigenvalues, still stays
+    # within Weyl's [min W_d, max W_d] (the two solves' Rayleigh bounds are combined)
+    for max_iter in (2, 3, 4):
+        loose = compute_predictors(model, mse, data, opt, predictors=["lambda_max_Hhat"], tol=1e-2, max_iter=max_iter)
+        assert 0.0 <= loose["effective_weight_decay"] <= 0.3
+        assert loose["lambda_max_Hhat"] <= lam_s * (1 + 1e-12) and loose["lambda_max_Hhat_decayed"] <= lam_sw * (1 + 1e-12)
     bound = stability_threshold(opt)
     assert bound["threshold"] == pytest.approx(2 / 0.05 - 0.3) and not bound["threshold_exact"]
     assert bound["kind"] == "adamw-mixed-decay" and bound["weight_decay_groups"] == (0.3, 0.0)

@@ -432,8 +432,15 @@ def compute_predictors(model, loss_fn, data, optimizer, *, predictors=None, lr=N
                 # groups with different decoupled decays: the exact threshold 2/lr - wd_eff,
                 # wd_eff = lambda_max(S + W_d) - lambda_max(S) (see stability_threshold)
                 dres = lanczos(_Shift(pre, wd_d), tol=tol, seed=seed, v0=res.vector, max_iter=max_iter)
-                eff = dres.value - res.value
-                out["lambda_max_Hhat_decayed"], converged["lambda_max_Hhat_decayed"] = dres.value, dres.converged
+                # wd_eff is a small difference of two large eigenvalues: combine the two solves' lower
+                # bounds (Ritz values are Rayleigh quotients, below lambda_max), so that solver error in
+                # one does not land in wd_eff: lambda(S) >= theta_2 - q_2, lambda(S+W) >= theta_1 + q_1
+                # with q_i = v_i^T W_d v_i; then min W_d <= min(q_1, q_2) <= wd_eff <= max(q_1, q_2) <= max W_d
+                q1, q2 = (float(torch.dot(v, wd_d * v)) / float(torch.dot(v, v)) for v in (res.vector, dres.vector))
+                lam_s, lam_sw = max(res.value, dres.value - q2), max(dres.value, res.value + q1)
+                eff = lam_sw - lam_s
+                out["lambda_max_Hhat"] = lam_s
+                out["lambda_max_Hhat_decayed"], converged["lambda_max_Hhat_decayed"] = lam_sw, dres.converged
                 out["effective_weight_decay"] = eff
                 out["threshold"] = out["threshold_Hhat"] = 2.0 / thr["lr"] - eff
                 out["threshold_exact"] = True
