@@ -125,20 +125,24 @@ def test_cell_statistics_equal_a_direct_trajectory(b1, b2, steps, regime):
         assert float(cell[key]) == pytest.approx(d[key], rel=1e-9, abs=1e-9), key
 
 
-@pytest.mark.parametrize("b, steps, followed", [(6.5 / 256, 1000, True), (0.0225, 1500, False)])
-def test_giant_spike_beyond_the_span_range_is_followed(b, steps, followed):
+@pytest.mark.parametrize("b, steps, beyond, same_transient", [
+    (6.5 / 256, 1000, False, True), (0.0225, 1500, True, True), (8.5 / 256, 2000, True, False)])
+def test_giant_spike_beyond_the_span_range_is_followed(b, steps, beyond, same_transient):
     """b1 = b2 = 6.5/256 (k = 4): Adam converges to a loss near 1e-486, then jumps within a few
     steps to the period-2 orbit |x| = lr (1 - b1) / (2 (1 + b1)) (loss near 1e-10): |x| grows by
     2^150+ inside one span, so v = O(g^2) leaves float64 in the span's units. Such a cell is run
-    again with its units renewed after every step, which follows any jump of less than
-    2^(1023 / (2 (k - 1))) = 2^170.5 per step (g^2 = |x|^6 must stay in float64): this one (at most
-    2^161 per step, measured on the log-space trajectory) is followed to the end, status 0, its
-    final loss the 2-cycle's (theory, and the independent log-space trajectory), its minimum the
-    trajectory's, regime II (a spike after convergence). b1 = b2 = 0.0225 jumps from a loss near
-    1e-2059 by 2^357 and then 2^1074 in single steps (beyond the limit): still status 8 (not
-    followed, not a divergence), reported at the step of the jump, minimum kept. Scalar reference
-    and lane kernel agree bit for bit."""
-    from dynsys.kernels.status import OK, SCAN_RANGE
+    again with its units renewed after every step (status 8 of the first run), and a step that still
+    leaves float64 in those units (``beyond``: |x| grows by more than 2^(1023 / (2 (k - 1))) = 2^170.5
+    in one step, measured on the independent log-space trajectory) is redone in fresh units with the
+    powers of two as integers (``_wide_step``). b1 = b2 = 0.0225 jumps from a loss near 1e-2079 by
+    2^357 and then 2^1074 in single steps (status 8 before 2026-12-06); b1 = b2 = 8.5/256 from 1e-779
+    (reported as a state overflow, i.e. diverged, before). Every one is followed to the end:
+    status 0, its final loss the 2-cycle's (theory, and the log-space trajectory, to 1e-12), its
+    minimum the trajectory's, regime II (a spike after convergence), and where the chaotic
+    transient between the jump and the 2-cycle is the same in both float64 computations
+    (``same_transient``; on the marginal line b1 = b2 it need not be) its spikes and coupling ratio.
+    Scalar reference and lane kernel agree bit for bit."""
+    from dynsys.kernels.status import OK
 
     d = 2.0 ** -10
     kw = dict(k=4, x=("beta1", b - d, b + d, 1), y=("beta2", b - d, b + d, 1), lr=LR, steps=steps, progress=False)
@@ -149,30 +153,68 @@ def test_giant_spike_beyond_the_span_range_is_followed(b, steps, followed):
     cell = ds.isel(beta1=0, beta2=0)
     b1, b2 = float(cell.beta1), float(cell.beta2)
     assert abs(b1 - b) < 1e-15 and abs(b2 - b) < 1e-15
-    tr = simulate.trajectory(O.adam(LR, b1, b2, eps=0.0, bias_correction=False), J.power(4), 1.0, steps)
+    direct, tr = _direct(O.adam(LR, b1, b2, eps=0.0, bias_correction=False), steps)
     ll = tr.log10_loss.values
     rise = np.diff(ll)
     jump = int(np.argmax(np.isfinite(rise) & (rise > 100)))  # the giant spike: > 100 decades in one step
     assert rise[jump] > 100 and not tr.attrs["diverged"]
     growth = np.where(np.isfinite(rise), rise / (4 * np.log10(2.0)), 0.0)  # log2 |x_{t+1} / x_t|
     limit = 1023 / (2 * (4 - 1))
-    assert (growth.max() < limit) == followed
-    assert int(cell.regime) == R.SPIKING and not bool(cell.diverged)
+    assert (growth.max() > limit) == beyond
+    assert int(cell.status) == OK and int(cell.fail_step) == -1 and not bool(cell.diverged)
+    assert int(cell.regime) == R.SPIKING
     assert int(cell.min_step) == int(np.argmin(np.where(np.isfinite(ll[: jump + 1]), ll[: jump + 1], np.inf)))
     # on b1 = b2 the fixed point is marginal (|det J| = 1): rounding differences between the scan's
-    # scaled coordinates and the trajectory's log space do not decay; after 400 steps they are
-    # below 1e-9, after 1350 steps a few percent in |x|
-    assert float(cell.min_loss) == pytest.approx(np.nanmin(ll[: jump + 1]), rel=1e-9 if followed else 1e-4)
-    if followed:
-        assert int(cell.status) == OK and int(cell.fail_step) == -1
-        two_cycle = np.log10((LR * (1 - b) / (2 * (1 + b))) ** 4 / 4)
-        assert ll[-1] == pytest.approx(two_cycle, abs=1e-12)
-        assert float(cell.final_loss) == pytest.approx(two_cycle, abs=1e-12)
-    else:
-        assert int(cell.status) == SCAN_RANGE
-        first = int(np.argmax(growth >= limit))  # x_{first+1} = x_first 2^357: beyond the limit
-        assert first <= int(cell.fail_step) <= first + 1  # stopped at that jump (not at a span end)
-        assert np.isnan(float(cell.final_loss))  # not followed to the end
+    # scaled coordinates and the trajectory's log space do not decay during the convergence (after
+    # 400 steps they are below 1e-9, after 600+ steps a few percent in |x| at the deepest point before
+    # the jump); on the stable 2-cycle they do
+    tol = dict(rel=1e-9) if steps <= 1000 else dict(abs=4 * np.log10(1.1))  # |x| within 10 %
+    assert float(cell.min_loss) == pytest.approx(np.nanmin(ll[: jump + 1]), **tol)
+    two_cycle = np.log10((LR * (1 - b) / (2 * (1 + b))) ** 4 / 4)
+    assert ll[-1] == pytest.approx(two_cycle, abs=1e-12)
+    assert float(cell.final_loss) == pytest.approx(two_cycle, abs=1e-12)
+    assert int(cell.n_spikes) > 0
+    if same_transient:
+        assert int(cell.n_spikes) == direct["n_spikes"]
+        assert float(cell.coupling_ratio) == pytest.approx(direct["coupling_ratio"], abs=1e-9)
+
+
+@pytest.mark.parametrize("lr", [10 ** 58.5, 10 ** 69.68])
+def test_cells_whose_gradient_square_leaves_float64_follow_a_high_precision_run(lr):
+    """Adam (b1 = 0.9, b2 = 0.999, eps = 0) at lr 3e58 and 5e69 on x^4/4: |x| settles near lr, so
+    g^2 = x^6 ~ 1e350 and 1e418 leave float64 while the loss ~ lr^4 (1e228, 1e273) does not. The
+    scan follows such a cell (units renewed every step, a step that still leaves float64 redone in
+    fresh units: status 8 before 2026-12-06) and gets the loss of a 100-digit mpmath run of the same
+    500 steps to 1e-12; at lr 7e80 the loss passes 1e301 and the cell is diverged."""
+    import mpmath as mp
+
+    from dynsys.kernels.status import OK
+
+    steps, x0 = 500, -0.8
+    kw = dict(k=4, x=("lr", lr * 0.999, lr * 1.001, 1), y=("x0", x0 - 0.01, x0 + 0.01, 1), eps=0.0, steps=steps,
+              progress=False)
+    ds = phase_diagram("adam", **kw)
+    ref = phase_diagram("adam", reference=True, **kw)
+    for v in ds.data_vars:
+        np.testing.assert_array_equal(ds[v].values, ref[v].values, err_msg=v)
+    cell = ds.isel(lr=0, x0=0)
+    with mp.workdps(100):  # one x_t returns to x0 = -0.8 between terms ~ lr = 1e69 (40 digits: x_t = 0)
+        x, m, v = mp.mpf(float(cell.x0)), mp.mpf(0), mp.mpf(0)
+        eta, b1, b2 = mp.mpf(float(cell.lr)), mp.mpf(0.9), mp.mpf(0.999)
+        logs = []
+        for _ in range(steps):
+            logs.append(float(mp.log10(x ** 4 / 4)))
+            g = x ** 3
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            x = x - eta * m / mp.sqrt(v)
+        final = float(mp.log10(x ** 4 / 4))
+    assert 2 * 6 * np.log10(lr) > 308 > final  # g^2 beyond float64, the loss within it
+    assert int(cell.status) == OK and not bool(cell.diverged)
+    assert float(cell.final_loss) == pytest.approx(final, rel=1e-12)
+    assert float(cell.min_loss) == pytest.approx(min(logs), rel=1e-12)
+    big = phase_diagram("adam", **{**kw, "x": ("lr", 7.3e80 * 0.999, 7.3e80 * 1.001, 1)}).isel(lr=0, x0=0)
+    assert bool(big.diverged)
 
 
 def test_divergence_matches_direct_runs_gd_lr_by_x0():

@@ -8,7 +8,7 @@ DIVIDE_BY_ZERO = 4  # eps = 0, vhat = 0 (underflow) and m != 0: the update is m/
 STATE_OVERFLOW = 5  # the next state x_{t+1} is not finite in float64
 LR_INVALID = 6  # eta_t = lr * lr_decay**t left float64 (overflow or underflow to 0)
 UNDERFLOW = 7  # plain coordinates on x^k/k: the loss or gradient underflowed to 0 while x != 0
-SCAN_RANGE = 8  # phase scan only: |x| jumped beyond float64's exponent range in one step
+SCAN_RANGE = 8  # phase scan only: one step's update overflowed float64 even in fresh units
 
 STATUS_REASONS = {
     OK: "",
@@ -19,8 +19,7 @@ STATUS_REASONS = {
     STATE_OVERFLOW: "overflow: the next iterate x is not finite in float64",
     LR_INVALID: "learning rate lr * lr_decay**t left float64 (overflow or underflow to 0)",
     UNDERFLOW: "underflow: the loss or gradient of x^k/k underflowed to 0 while x != 0 (use log_space=True)",
-    SCAN_RANGE: "phase scan stopped following the cell: |x| grew by more than about 2^(1023/(2(k-1))) in one step "
-                "(a giant loss spike, usually after a long convergence), so g^2 left float64 even in units renewed "
-                "after every step while the loss itself did not; not a divergence (follow the cell with dynsys "
-                "trajectory)",
+    SCAN_RANGE: "phase scan stopped following the cell: the update lr*mhat/(sqrt(vhat)+eps) of one step overflowed "
+                "float64 even in units renewed for that step (lr near float64's maximum); not counted as a divergence "
+                "(follow the cell with dynsys trajectory)",
 }

@@ -110,10 +110,11 @@ units) used to be reported as a state overflow (diverged) even when the loss its
 below 1e301; it is now status 8 too, and a state overflow only when the loss at ``|x| = 2^500``
 would exceed ``2^MAX_LOG2_LOSS``. Since 2026-12-06 such a cell is then run again from the start
 with its units renewed after every step (:func:`dynsys.scan.lanes.cell.run_cell` with ``careful``,
-by the lane kernel and the scalar reference alike): that follows any jump of less than about
-``2^(1023/(2(k-1)))`` per step, to the end of the run; only a cell that jumps further in a single
-step keeps status 8 (reported at that step). ``dynsys trajectory`` (log-space coordinates) follows
-every cell.
+by the lane kernel and the scalar reference alike), and a step that leaves float64 even in those
+units is redone in fresh ones (:func:`dynsys.scan.lanes.cell._wide_step`, powers of two kept as
+integers): that follows a jump of any size per step (``2^1074`` in one step for ``b1 = b2 = 0.0225``,
+``k = 4``) to the end of the run. Status 8 is left only to an update ``lr mhat/(sqrt(vhat)+eps)``
+that overflows by itself. ``dynsys trajectory`` (log-space coordinates) follows every cell.
 
 Modules
 -------

@@ -19,11 +19,15 @@ than about ``2^(1023/(2(k-1)))`` within it, and then ``v = O(g^2)`` (or ``x``) l
 units (status 8, ``SCAN_RANGE``, of the first run). Such a cell is run again from the start by
 :func:`run_cell` with ``careful=True``: its units are renewed after *every* step
 (:func:`_units_after_step`, exact powers of two, the exact minimum and sustained level flushed to
-their (mantissa, exponent) pairs first), so the run follows any jump of less than about
-``2^(1023/(2(k-1)))`` per step (``2^170`` for ``k = 4``; ``g^2 = |x|^{2(k-1)}`` must stay in float64).
-Renewing units changes no value that stays within float64's range in both runs, so the careful
-run is the first run wherever that one was in range. Only a cell that jumps further *in one step*
-keeps status 8 (reported at that step).
+their (mantissa, exponent) pairs first), which follows any jump of less than about
+``2^(1023/(2(k-1)))`` per step (``2^170`` for ``k = 4``). A step that leaves float64 even in those
+units (``|x|`` growing by ``2^357`` or ``2^1074`` in one step, or ``g^2`` overtaking a ``v`` far below
+it; the per-span factors ``CV``, ``SFX`` overflow) is redone by :func:`_wide_step`: the same update
+with its powers of two kept as integers and the result put in fresh units, so a careful run follows
+a jump of any size (since 2026-12-06). Renewing units changes no value that stays within float64's
+range in both runs, and the wide step replaces only steps that left it, so the careful run is the
+first run wherever that one was in range. Status 8 is left only to a step whose update
+``lr mhat / (sqrt(vhat) + eps)`` itself overflows in fresh units (``lr`` near float64's maximum).
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ import math
 from numba import njit
 
 from dynsys.kernels.status import OK, SCAN_RANGE
-from dynsys.scan.lanes.arithmetic import (BLOCK, SPAN, _SE_INF, _factors, _failure, _frexp, _ldexp,
+from dynsys.scan.lanes.arithmetic import (BLOCK, SPAN, _HUGE, _SE_INF, _factors, _failure, _frexp, _ldexp,
                                           _renorm, _stats, _update_adaptive, _update_adaptive_bc,
                                           _update_plain)
 from dynsys.scan.lanes.span_ends import _block_end, _mid_window, _sustained, finish_values
@@ -46,8 +50,8 @@ def scan_cell(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, 
 
     A cell that leaves one span's range (status 8, ``SCAN_RANGE``: a giant spike after a long
     convergence) is run again from the start with its units renewed after every step
-    (:func:`run_cell` with ``careful``), which follows any jump of less than about
-    ``2^(1023 / (2 (k-1)))`` per step; only a cell that jumps further in one step keeps status 8."""
+    (:func:`run_cell` with ``careful``; a step that still leaves float64 is redone in fresh units by
+    :func:`_wide_step`), which follows a jump of any size."""
     out = run_cell(False, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up,
                    coupling_start)
     if out[7] == SCAN_RANGE:
@@ -57,14 +61,16 @@ def scan_cell(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, 
 
 
 @njit(inline="always", error_model="numpy")
-def _units_after_step(k, adaptive, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, BMIN, ex, ev, gm, ge, sm, se,
-                      tmin, t):
+def _units_after_step(k, adaptive, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, BMIN, ex, dx, ev, gm, ge, sm,
+                      se, tmin, t):
     """Renew a cell's units after step ``t`` (careful mode): first the exact statistics kept in the
     units are flushed to their exact (mantissa, exponent) pairs (a new running minimum since step
     ``tmin``; the finished windows' maxima ``BMIN`` into the sustained level), then ``X`` goes to
     ``[1/2, 1)`` and ``V`` to ``[1/4, 1)`` by exact powers of two and the values kept in the units
-    (``M``, ``GL``, running min, peak, window max) follow. Returns the new values and the new
-    ``tmin = t + 1`` (the start of the steps whose minimum is still only in the units)."""
+    (``M``, ``GL``, running min, peak, window max) follow. ``X``, ``M`` and ``GL`` may already be in
+    units ``2^dx`` larger than the statistics' (a step of :func:`_wide_step`: ``x = X 2^(ex+dx)``;
+    ``dx = 0`` otherwise). Returns the new values and the new ``tmin = t + 1`` (the start of the
+    steps whose minimum is still only in the units)."""
     if MSTEP >= float(tmin) and (tmin > 0 or MSTEP > 0.0):
         fm, fe = _frexp(RMIN)
         gm = fm
@@ -81,7 +87,7 @@ def _units_after_step(k, adaptive, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX
     X = _ldexp(X, -e1)
     M = _ldexp(M, -(k - 1) * e1)
     GL = _ldexp(GL, -(k - 1) * e1)
-    ex += e1
+    ex += dx + e1
     V = _ldexp(V, -e2)
     ev += e2
     RMIN = _ldexp(gm, ge - ex)
@@ -91,12 +97,74 @@ def _units_after_step(k, adaptive, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX
     return X, M, V, GL, RMIN, PEAK, BMAX, math.inf, ex, ev, gm, ge, sm, se, cv, sfx, feps, t + 1
 
 
+@njit(inline="always", error_model="numpy")
+def _wide_step(k, adaptive, bias_correction, X, G, Mo, Vo, e, b1, ob1, b2, eps, wd, p1, p2, ex, ev):
+    """One step in fresh units, for a careful run whose ordinary step left float64
+    (``v``, the per-span factors ``CV = (1-b2) 2^(2(k-1)ex - ev)``, ``SFX = 2^((k-2)ex - ev/2)`` or
+    ``x`` itself): ``|x|`` may grow by any factor in one step (e.g. ``2^1074``, from ``|x| ~ 1e-360``
+    to ``lr m/sqrt(v) ~ 1e-37``), and ``v`` by any factor when ``g^2`` overtakes its stale memory.
+
+    The same update (:func:`~dynsys.scan.lanes.arithmetic._update_adaptive`, PyTorch order), with
+    the powers of two kept as integers instead of the factors ``CV``, ``SFX``, ``FEPS``::
+
+        v' = b2 v + (1-b2) 2^c G^2          (units 2^(ev+dv); dv even, the larger term's exponent)
+        w  = eta mhat' / (sqrt(vhat') + eps 2^(-(ev+dv)/2))
+        x' = X (1 - eta wd) - w 2^s,   s = (k-2) ex - (ev+dv)/2,   c = 2(k-1) ex - ev
+
+    (gd and momentum: ``w = eta m'``, ``s = (k-2) ex``, ``v`` unused) and ``x'`` in units ``2^dx``
+    larger, ``dx = max(0, s + e_w)`` (``e_w`` the binary exponent of
+    ``w``), so that ``|X'| < 2``; ``m'`` and ``G`` follow in units ``2^((k-1)dx)``. Terms that fall
+    below the new units saturate to 0 (they are far below one ulp of the other term). Powers of two
+    are exact, so wherever the plain step stays in range it gives the same values. Returns
+    ``(x', m', v', den, G', p1', p2', dx, dv)``."""
+    m = b1 * Mo + ob1 * G
+    if not adaptive:
+        w = e * m
+        s = (k - 2) * ex
+        v = Vo
+        den = 1.0
+        dv = 0
+    else:
+        w, s, v, den, p1, p2, dv = _wide_moments(k, bias_correction, G, m, Vo, e, b1, b2, eps, p1, p2, ex, ev)
+    a = X * (1.0 - e * wd)
+    dx = 0
+    if w != 0.0 and math.isfinite(w):
+        dx = max(0, s + _frexp(w)[1])
+    xn = _ldexp(a, -dx) - _ldexp(w, s - dx)
+    return xn, _ldexp(m, -(k - 1) * dx), v, den, _ldexp(G, -(k - 1) * dx), p1, p2, dx, dv
+
+
+@njit(inline="always", error_model="numpy")
+def _wide_moments(k, bias_correction, G, m, Vo, e, b1, b2, eps, p1, p2, ex, ev):
+    """The adaptive part of :func:`_wide_step`: ``v'`` in units ``2^(ev+dv)`` and the update
+    ``w 2^s``; returns ``(w, s, v', den, p1', p2', dv)``."""
+    c = 2 * (k - 1) * ex - ev
+    ta = b2 * Vo
+    tb = (1.0 - b2) * (G * G)
+    ea = _frexp(ta)[1] if ta != 0.0 else -(1 << 40)
+    eb = _frexp(tb)[1] + c if tb != 0.0 else -(1 << 40)
+    dv = max(ea, eb) if (ta != 0.0 or tb != 0.0) else 0
+    dv -= dv & 1
+    v = _ldexp(ta, -dv) + _ldexp(tb, c - dv)
+    evn = ev + dv
+    if bias_correction:
+        p1 = p1 * b1
+        p2 = p2 * b2
+        den = math.sqrt(v / (1.0 - p2)) + _ldexp(eps, -(evn // 2))
+        w = (e * (m / (1.0 - p1))) / den
+    else:
+        den = math.sqrt(v) + _ldexp(eps, -(evn // 2))
+        w = (e * m) / den
+    return w, (k - 2) * ex - evn // 2, v, den, p1, p2, dv
+
+
 @njit(error_model="numpy", cache=True)
 def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up, coupling_start):
     """One cell's run: the per-cell body of :func:`dynsys.scan.lanes.scan_cells_reference`; with
-    ``careful`` its units are renewed after every step (:func:`_units_after_step`), which changes no
-    value that stays in float64's range in both (powers of two are exact) but follows jumps of
-    ``|x|`` far beyond one span's range."""
+    ``careful`` its units are renewed after every step (:func:`_units_after_step`) and a step that
+    leaves float64 in them is redone in fresh units (:func:`_wide_step`), which changes no value
+    that stays in float64's range in both (powers of two are exact) but follows jumps of ``|x|``
+    and ``v`` of any size."""
     X, M, V, ex, ev, _ = _renorm(k, x0, 0.0, 0.0, 0, 0)
     ev = 2 * (k - 1) * ex
     P1 = 1.0
@@ -135,21 +203,37 @@ def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, l
                 G = G * X
             G = G * curv
             RMIN, MSTEP, PEAK, NSPK, BMAX = _stats(tf, X, RMIN, MSTEP, PEAK, NSPK, BMAX, up)
+            dx = 0
             if adaptive and bias_correction:
-                xn, M, V, den, P1, P2 = _update_adaptive_bc(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX, P1, P2)
+                xn, Mn, Vn, den, P1n, P2n = _update_adaptive_bc(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX, P1,
+                                                                P2)
             elif adaptive:
-                xn, M, V, den = _update_adaptive(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX)
+                xn, Mn, Vn, den = _update_adaptive(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX)
+                P1n = P1
+                P2n = P2
             else:
-                xn, M = _update_plain(X, G, M, e, B1, OB1, WD, SFX)
+                xn, Mn = _update_plain(X, G, M, e, B1, OB1, WD, SFX)
+                Vn = V
+                P1n = P1
+                P2n = P2
                 den = 1.0
-            ZF, FSTEP = _failure(tf, xn, den, M, ZF, FSTEP)
             GL = G
+            if careful and den != 0.0 and not (abs(xn) < _HUGE and math.isfinite(Vn)):
+                # the step left float64 in these units: redo it in fresh ones (_wide_step)
+                xn, Mn, Vn, den, GL, P1n, P2n, dx, dv = _wide_step(k, adaptive, bias_correction, X, G, M, V, e, B1,
+                                                                   OB1, B2, eps, WD, P1, P2, ex, ev)
+                ev += dv
+            M = Mn
+            V = Vn
+            P1 = P1n
+            P2 = P2n
+            ZF, FSTEP = _failure(tf, xn, den, M, ZF, FSTEP)
             X = xn
             e = e * LRD
             if careful and FSTEP < 0.0 and math.isfinite(M) and math.isfinite(V):
                 (X, M, V, GL, RMIN, PEAK, BMAX, BMIN, ex, ev, gm, ge, sm, se, CV, SFX, FEPS,
-                 tmin) = _units_after_step(k, adaptive, B2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, BMIN, ex, ev,
-                                           gm, ge, sm, se, tmin, t)
+                 tmin) = _units_after_step(k, adaptive, B2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, BMIN, ex, dx,
+                                           ev, gm, ge, sm, se, tmin, t)
             if (t + 1 - t0) % BLOCK == 0 and t + 1 < t1:  # a window ends inside the span
                 BMIN, csum, cn = _mid_window(k, adaptive, t + 1, coupling_start, M, V, GL, BMAX, BMIN, FSTEP,
                                              ex, ev, csum, cn)
