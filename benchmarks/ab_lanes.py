@@ -3,7 +3,10 @@ working tree's, on the benchmark scan of ``bench_scan.py`` (Adam, eps = 0, lr = 
 cell-centred beta1 x beta2 grid), interleaved rounds, medians; also counts status-8 cells and the cells
 whose outputs differ. Usage::
 
-    python benchmarks/ab_lanes.py REV [N STEPS ROUNDS]     # e.g. python benchmarks/ab_lanes.py main 256 1000 12
+    python benchmarks/ab_lanes.py REV [N STEPS ROUNDS [GRID]]     # e.g. python benchmarks/ab_lanes.py main 256 1000 12
+
+GRID ``betas`` (default) is that scan; ``lr`` sweeps ``lr`` over 1e-3 .. 1e120 (log) against ``beta2`` in
+(0, 1) at ``beta1 = 0.9``: the cells with ``lr`` above about 1e75 diverge (the loss passes 1e301).
 """
 from __future__ import annotations
 
@@ -50,7 +53,11 @@ def main(argv=None):
         print(__doc__)
         return 2
     rev = argv[0]
-    n, steps, rounds = (int(v) for v in (argv[1:] + ["256", "1000", "12"][len(argv) - 1:])[:3])
+    n, steps, rounds = (int(v) for v in (argv[1:4] + ["256", "1000", "12"][len(argv[1:4]):])[:3])
+    grid = argv[4] if len(argv) > 4 else "betas"
+    if grid not in ("betas", "lr"):
+        print(f"ab_lanes: GRID must be 'betas' or 'lr', got {grid!r}", file=sys.stderr)
+        return 2
     import numba
     import numpy as np
 
@@ -58,12 +65,17 @@ def main(argv=None):
 
     old = old_lanes(rev, tempfile.mkdtemp(prefix="ab_lanes_"))
     c = (np.arange(n) + 0.5) / n
-    b1, b2 = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(c, c))
+    if grid == "betas":
+        b1, b2 = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(c, c))
+        lrs = np.full(b1.size, 0.01)
+    else:
+        lrs, b2 = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(np.logspace(-3, 120, n), c))
+        b1 = np.full(b2.size, 0.9)
     m = b1.size
 
     def run(K):
         out = {key: np.empty(m, dt) for key, dt in K.OUTPUTS.items()}
-        lr, zero, one = np.full(m, 0.01), np.zeros(m), np.ones(m)
+        lr, zero, one = lrs, np.zeros(m), np.ones(m)
         K.scan_cells(4, 1.0, True, False, lr, b1, b2, zero, zero, one, one, steps, 100.0 ** 0.25,
                      steps - max(1, math.ceil(0.1 * steps)), *out.values())
         return out
@@ -80,12 +92,13 @@ def main(argv=None):
         a, b = oa[key], ob[key]
         changed |= ~((a == b) | ((a != a) & (b != b)))
     ma, mb = statistics.median(ta), statistics.median(tb)
-    print(f"# {n}x{n} cells x {steps} steps, {numba.get_num_threads()} threads, {rounds} interleaved rounds")
+    print(f"# {grid} grid, {n}x{n} cells x {steps} steps, {numba.get_num_threads()} threads, {rounds} interleaved rounds")
     print(f"{rev}: median {ma:.4f} s ({m * steps / ma:.3g} cell-steps/s), min {min(ta):.4f} s")
     print(f"working tree: median {mb:.4f} s ({m * steps / mb:.3g} cell-steps/s), min {min(tb):.4f} s")
     print(f"speed ratio working tree / {rev} (medians): {ma / mb:.3f}")
-    print(f"status-8 cells: {int(np.sum(oa['status'] == 8))} -> {int(np.sum(ob['status'] == 8))}; cells with an output "
-          f"changed: {int(changed.sum())}, all of them status 8 at {rev}: {bool(np.all(oa['status'][changed] == 8))}")
+    print(f"status-8 cells: {int(np.sum(oa['status'] == 8))} -> {int(np.sum(ob['status'] == 8))}; status-5 cells: "
+          f"{int(np.sum(oa['status'] == 5))} -> {int(np.sum(ob['status'] == 5))}; cells with an output changed: "
+          f"{int(changed.sum())}, all of them status 8 or 5 at {rev}: {bool(np.all(np.isin(oa['status'][changed], (5, 8))))}")
     return 0
 
 

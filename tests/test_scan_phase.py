@@ -217,6 +217,49 @@ def test_cells_whose_gradient_square_leaves_float64_follow_a_high_precision_run(
     assert bool(big.diverged)
 
 
+def test_a_state_overflow_of_the_first_run_that_is_a_giant_spike_is_followed():
+    """Adam, k = 6, b1 = 32.5/96, b2 = 22.5/96 (a cell of the issue-13 grid): after converging to a
+    loss of 1e-496 the loss jumps to 1e-13.5 at step 1125 (|x| from 1e-79 to lr (1-b1)/sqrt(1-b2)
+    in two steps). The first run reports a state overflow there (diverged: the per-span factor
+    2^((k-2)ex - ev/2) overflows, not x), although Adam at lr = 0.01 cannot diverge (|x_t| <= 1 + t lr
+    (1-b1)/sqrt(1-b2)). Such a cell is run again carefully and the careful run kept when it ends
+    well: status 0, the final loss of a 60-digit mpmath run of the same 1140 steps to 1e-12 relative
+    (x lands exactly on 0 at step 1126, a float64 cancellation the log-space trajectory shares: the
+    true |x| is 1.7e-31 there, so the minimum is -inf from then on)."""
+    import mpmath as mp
+
+    from dynsys.kernels.status import OK, STATE_OVERFLOW
+    from dynsys.scan.lanes.cell import run_cell
+
+    k, b1, b2, lr, steps = 6, 32.5 / 96, 22.5 / 96, 0.01, 1140
+    up = 100.0 ** (1 / k)
+    first = run_cell(False, k, 1.0, True, False, lr, b1, b2, 0.0, 0.0, 1.0, 1.0, steps, up, steps - 114)
+    assert first[7] == STATE_OVERFLOW and first[8] == 1125
+    d = 2.0 ** -12
+    kw = dict(k=k, x=("beta1", b1 - d, b1 + d, 1), y=("beta2", b2 - d, b2 + d, 1), lr=lr, steps=steps, progress=False)
+    ds = phase_diagram("adam", **kw)
+    ref = phase_diagram("adam", reference=True, **kw)
+    for v in ds.data_vars:
+        np.testing.assert_array_equal(ds[v].values, ref[v].values, err_msg=v)
+    cell = ds.isel(beta1=0, beta2=0)
+    assert float(cell.beta1) == b1 and float(cell.beta2) == b2
+    with mp.workdps(60):
+        x, m, v = mp.mpf(1), mp.mpf(0), mp.mpf(0)
+        B1, B2, eta = mp.mpf(b1), mp.mpf(b2), mp.mpf(lr)
+        logs = []
+        for _ in range(steps):
+            logs.append(float(mp.log10(x ** k / k)))
+            g = x ** (k - 1)
+            m = B1 * m + (1 - B1) * g
+            v = B2 * v + (1 - B2) * g * g
+            x = x - eta * m / mp.sqrt(v)
+        final = float(mp.log10(x ** k / k))
+    assert max(logs) < 0 and logs[1125] - logs[1124] > 300  # the giant spike, far from any overflow
+    assert int(cell.status) == OK and not bool(cell.diverged) and int(cell.regime) == R.SPIKING
+    assert float(cell.final_loss) == pytest.approx(final, rel=1e-12)
+    assert int(cell.min_step) == 1126 and float(cell.min_loss) == -np.inf  # the exact 0 of float64
+
+
 def test_divergence_matches_direct_runs_gd_lr_by_x0():
     """GD on x^4/4 (eta x x0 scan): a cell diverges exactly when the direct trajectory does."""
     ds = phase_diagram("gd", k=4, x="lr:0.2:4:8", y="x0:0.5:1.5:4", steps=200, progress=False)

@@ -35,13 +35,13 @@ import math
 
 from numba import njit
 
-from dynsys.kernels.status import OK, SCAN_RANGE
+from dynsys.kernels.status import OK, SCAN_RANGE, STATE_OVERFLOW
 from dynsys.scan.lanes.arithmetic import (BLOCK, SPAN, _HUGE, _SE_INF, _factors, _failure, _frexp, _ldexp,
                                           _renorm, _stats, _update_adaptive, _update_adaptive_bc,
                                           _update_plain)
 from dynsys.scan.lanes.span_ends import _block_end, _mid_window, _sustained, finish_values
 
-__all__ = ["scan_cell", "run_cell"]
+__all__ = ["scan_cell", "run_cell", "rerun_due", "careful_kept"]
 
 
 @njit(error_model="numpy", cache=True)
@@ -54,10 +54,29 @@ def scan_cell(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, 
     :func:`_wide_step`), which follows a jump of any size."""
     out = run_cell(False, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up,
                    coupling_start)
-    if out[7] == SCAN_RANGE:
-        out = run_cell(True, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up,
-                       coupling_start)
+    if rerun_due(adaptive, out[7]):
+        again = run_cell(True, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up,
+                         coupling_start)
+        if careful_kept(out[7], again[7]):
+            out = again
     return out
+
+
+@njit(inline="always")
+def rerun_due(adaptive, status):
+    """Is a cell's first run redone with ``careful`` units? After status 8 (it left one span's range),
+    and for adaptive optimizers after a state overflow (5): the first run also reports one when a
+    per-span factor (``SFX = 2^((k-2)ex - ev/2)``, large after a long convergence with a stale ``v``),
+    not ``x``, overflowed during a giant spike whose loss stays far from 1e301."""
+    return status == SCAN_RANGE or (adaptive and status == STATE_OVERFLOW)
+
+
+@njit(inline="always")
+def careful_kept(first, careful):
+    """Does the careful run replace the first? Always after status 8; after a state overflow only
+    when the careful run ends well (status 0): otherwise the loss really left float64 and the first
+    run's failure step is the exact one (the careful run reports a loss overflow at a span end)."""
+    return first == SCAN_RANGE or careful == OK
 
 
 @njit(inline="always", error_model="numpy")

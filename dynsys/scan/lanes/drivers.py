@@ -9,13 +9,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from dynsys.kernels.status import OK, SCAN_RANGE
+from dynsys.kernels.status import OK
 from dynsys.scan.lanes.arithmetic import (
     BLOCK, LANES, SPAN, _B1, _B2, _BMAX, _BMIN, _CV, _EPS, _ES, _ETA, _EV, _EX, _FEPS, _FSTEP, _GE, _GL, _GM, _HUGE,
     _LRD, _M, _MSTEP, _NI, _NSPK, _NV, _OB1, _P1, _P2, _PEAK, _RMIN, _SE, _SE_INF, _SFX, _SM, _SMX, _ST, _V, _WD, _X,
     _factors, _frexp, _renorm, _steps_fast_variant, _steps_tracked,
 )
-from dynsys.scan.lanes.cell import run_cell, scan_cell
+from dynsys.scan.lanes.cell import careful_kept, rerun_due, run_cell, scan_cell
 from dynsys.scan.lanes.span_ends import (
     _finish_lane, _window_end_cheap, _window_end_fast, _window_end_general, _window_mid_lanes, store_outputs,
 )
@@ -164,11 +164,12 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
         if I[_ST + j] == OK:
             _finish_lane(S, I, j, c, k, steps, up, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes,
                          coupling_sum, coupling_n, status, fail_step)
-        elif I[_ST + j] == SCAN_RANGE:  # left one span's range: run again, units renewed every step
-            store_outputs(c, run_cell(True, k, curv, adaptive, bias_correction, lr[c], b1[c], b2[c], eps[c], wd[c],
-                                      lrd[c], x0[c], steps, up, coupling_start),
-                          min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n,
-                          status, fail_step)
+        elif rerun_due(adaptive, I[_ST + j]):  # left one span's range: run again, units renewed every step
+            again = run_cell(True, k, curv, adaptive, bias_correction, lr[c], b1[c], b2[c], eps[c], wd[c], lrd[c],
+                             x0[c], steps, up, coupling_start)
+            if careful_kept(I[_ST + j], again[7]):
+                store_outputs(c, again, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
+                              coupling_n, status, fail_step)
 
 
 # ----------------------------------------------------------------------------- scalar reference
