@@ -114,7 +114,10 @@ by the lane kernel and the scalar reference alike), and a step that leaves float
 units is redone in fresh ones (:func:`dynsys.scan.lanes.cell._wide_step`, powers of two kept as
 integers): that follows a jump of any size per step (``2^1074`` in one step for ``b1 = b2 = 0.0225``,
 ``k = 4``) to the end of the run. Status 8 is left only to an update ``lr mhat/(sqrt(vhat)+eps)``
-that overflows by itself. ``dynsys trajectory`` (log-space coordinates) follows every cell.
+that overflows by itself. An adaptive cell whose first run reports a state overflow is run again
+carefully as well, and the careful run kept when it ends well (the first run also reports one when
+a per-span factor, not ``x``, overflows in a giant spike). ``dynsys trajectory`` (log-space
+coordinates) follows every cell.
 
 Modules
 -------

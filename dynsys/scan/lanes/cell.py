@@ -28,6 +28,11 @@ a jump of any size (since 2026-12-06). Renewing units changes no value that stay
 range in both runs, and the wide step replaces only steps that left it, so the careful run is the
 first run wherever that one was in range. Status 8 is left only to a step whose update
 ``lr mhat / (sqrt(vhat) + eps)`` itself overflows in fresh units (``lr`` near float64's maximum).
+
+An adaptive cell whose first run reports a state overflow (status 5) is run again carefully too
+(:func:`rerun_due`): in a giant spike the first run also reports one when a per-span factor, not
+``x``, overflows. The careful run is kept when it ends well (:func:`careful_kept`); otherwise the loss
+really left float64 and the first run's exact failure step stands.
 """
 from __future__ import annotations
 
