@@ -179,6 +179,24 @@ def test_giant_spike_beyond_the_span_range_is_followed(b, steps, beyond, same_tr
         assert float(cell.coupling_ratio) == pytest.approx(direct["coupling_ratio"], abs=1e-9)
 
 
+def _adam_log10_losses_mpmath(k, b1, b2, lr, x0, steps, digits):
+    """log10 of c x_t^k / k (c = 1) for t = 0..steps of Adam (eps = 0, no bias correction, PyTorch
+    order) on x^k/k in ``digits``-digit mpmath arithmetic (no exponent range limit)."""
+    import mpmath as mp
+
+    with mp.workdps(digits):
+        x, m, v = mp.mpf(x0), mp.mpf(0), mp.mpf(0)
+        B1, B2, eta = mp.mpf(b1), mp.mpf(b2), mp.mpf(lr)
+        logs = []
+        for _ in range(steps + 1):
+            logs.append(float(mp.log10(x ** k / k)) if x != 0 else -math.inf)
+            g = x ** (k - 1)
+            m = B1 * m + (1 - B1) * g
+            v = B2 * v + (1 - B2) * g * g
+            x = x - eta * m / mp.sqrt(v)
+    return logs
+
+
 @pytest.mark.parametrize("lr", [10 ** 58.5, 10 ** 69.68])
 def test_cells_whose_gradient_square_leaves_float64_follow_a_high_precision_run(lr):
     """Adam (b1 = 0.9, b2 = 0.999, eps = 0) at lr 3e58 and 5e69 on x^4/4: |x| settles near lr, so
@@ -186,8 +204,6 @@ def test_cells_whose_gradient_square_leaves_float64_follow_a_high_precision_run(
     scan follows such a cell (units renewed every step, a step that still leaves float64 redone in
     fresh units: status 8 before 2026-12-06) and gets the loss of a 100-digit mpmath run of the same
     500 steps to 1e-12; at lr 7e80 the loss passes 1e301 and the cell is diverged."""
-    import mpmath as mp
-
     from dynsys.kernels.status import OK
 
     steps, x0 = 500, -0.8
@@ -198,17 +214,9 @@ def test_cells_whose_gradient_square_leaves_float64_follow_a_high_precision_run(
     for v in ds.data_vars:
         np.testing.assert_array_equal(ds[v].values, ref[v].values, err_msg=v)
     cell = ds.isel(lr=0, x0=0)
-    with mp.workdps(100):  # one x_t returns to x0 = -0.8 between terms ~ lr = 1e69 (40 digits: x_t = 0)
-        x, m, v = mp.mpf(float(cell.x0)), mp.mpf(0), mp.mpf(0)
-        eta, b1, b2 = mp.mpf(float(cell.lr)), mp.mpf(0.9), mp.mpf(0.999)
-        logs = []
-        for _ in range(steps):
-            logs.append(float(mp.log10(x ** 4 / 4)))
-            g = x ** 3
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * g * g
-            x = x - eta * m / mp.sqrt(v)
-        final = float(mp.log10(x ** 4 / 4))
+    # 100 digits: one x_t returns to x0 = -0.8 between terms ~ lr = 1e69 (40 digits would give x_t = 0)
+    logs = _adam_log10_losses_mpmath(4, 0.9, 0.999, float(cell.lr), float(cell.x0), steps, digits=100)
+    final = logs.pop()
     assert 2 * 6 * np.log10(lr) > 308 > final  # g^2 beyond float64, the loss within it
     assert int(cell.status) == OK and not bool(cell.diverged)
     assert float(cell.final_loss) == pytest.approx(final, rel=1e-12)
@@ -226,8 +234,6 @@ def test_a_state_overflow_of_the_first_run_that_is_a_giant_spike_is_followed():
     well: status 0, the final loss of a 60-digit mpmath run of the same 1140 steps to 1e-12 relative
     (x lands exactly on 0 at step 1126, a float64 cancellation the log-space trajectory shares: the
     true |x| is 1.7e-31 there, so the minimum is -inf from then on)."""
-    import mpmath as mp
-
     from dynsys.kernels.status import OK, STATE_OVERFLOW
     from dynsys.scan.lanes.cell import run_cell
 
@@ -243,17 +249,8 @@ def test_a_state_overflow_of_the_first_run_that_is_a_giant_spike_is_followed():
         np.testing.assert_array_equal(ds[v].values, ref[v].values, err_msg=v)
     cell = ds.isel(beta1=0, beta2=0)
     assert float(cell.beta1) == b1 and float(cell.beta2) == b2
-    with mp.workdps(60):
-        x, m, v = mp.mpf(1), mp.mpf(0), mp.mpf(0)
-        B1, B2, eta = mp.mpf(b1), mp.mpf(b2), mp.mpf(lr)
-        logs = []
-        for _ in range(steps):
-            logs.append(float(mp.log10(x ** k / k)))
-            g = x ** (k - 1)
-            m = B1 * m + (1 - B1) * g
-            v = B2 * v + (1 - B2) * g * g
-            x = x - eta * m / mp.sqrt(v)
-        final = float(mp.log10(x ** k / k))
+    logs = _adam_log10_losses_mpmath(k, b1, b2, lr, 1.0, steps, digits=60)
+    final = logs.pop()
     assert max(logs) < 0 and logs[1125] - logs[1124] > 300  # the giant spike, far from any overflow
     assert int(cell.status) == OK and not bool(cell.diverged) and int(cell.regime) == R.SPIKING
     assert float(cell.final_loss) == pytest.approx(final, rel=1e-12)
