@@ -65,7 +65,8 @@ def test_cuda_scan_equals_cpu_on_cells_that_fail_diverge_or_leave_the_range():
     """0/0 at x0 = 0 (eps = 0), state overflows at huge learning rates (diverged) next to cells whose
     g^2 leaves float64 while their loss does not (lr 3e58 and 5e69: loss 1e228 and 1e273, followed
     with units renewed every step), the giant spikes of b1 = b2 = 6.5/256 and 0.0225 that leave one
-    span's range (the second by 2^1074 in one step, redone in fresh units), and the exact sign step
+    span's range (the second by 2^1074 in one step, redone in fresh units), the k = 6 spike that
+    the first run reports as a state overflow (run again, kept: status 0), and the exact sign step
     of b1 = b2 = 0 reaching x = 0 at step n = x0/lr (0/0 at step n)."""
     statuses = set()
     cases = [
@@ -74,6 +75,8 @@ def test_cuda_scan_equals_cpu_on_cells_that_fail_diverge_or_leave_the_range():
              y=("beta2", 6.5 / 256 - 2.0**-10, 6.5 / 256 + 2.0**-10, 1), lr=0.01, steps=1000),
         dict(k=4, x=("beta1", 0.0225 - 2.0**-10, 0.0225 + 2.0**-10, 1),
              y=("beta2", 0.0225 - 2.0**-10, 0.0225 + 2.0**-10, 1), lr=0.01, steps=1500),
+        dict(k=6, x=("beta1", 32.5 / 96 - 2.0**-12, 32.5 / 96 + 2.0**-12, 1),
+             y=("beta2", 22.5 / 96 - 2.0**-12, 22.5 / 96 + 2.0**-12, 1), lr=0.01, steps=1140),
         dict(k=4, x="x0:0.3125:3.4375:5", y="lr:0.015625:0.078125:2", beta1=0.0, beta2=0.0, steps=120,
              coupling_window=0.75),
     ]
