@@ -22,7 +22,10 @@ Bit-identity on a GPU
   ``mul.rn``/``add.rn``/``sub.rn`` (plus ``div.rn``, ``sqrt.rn``), and the 238 ``fma.rn.f64`` left
   are the 14 inlined copies of libdevice's ``log2`` (17 each, part of its algorithm, checked on a
   kernel computing only ``log2``; 7 per copy of the cell's run, and the kernel holds two: the run
-  and the careful rerun of a status-8 cell), which only the logarithmic outputs use.
+  and the careful rerun of a status-8 cell), which only the logarithmic outputs use. (Counted before
+  the careful run's fresh-unit step ``_wide_step`` was added; it is compiled with the same option.
+  The count was not repeated: compiling this kernel's PTX here now stops at CUDA driver
+  initialization, with no GPU.)
 * ``frexp``/``ldexp`` are exact; the iteration itself uses no other transcendental function, so
   every state, status code, step and regime is bit for bit the CPU's. ``log2`` (libdevice on the GPU,
   the C library on the CPU) is used only for the logarithmic outputs (``min_log2x``,
