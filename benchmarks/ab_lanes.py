@@ -6,7 +6,9 @@ whose outputs differ. Usage::
     python benchmarks/ab_lanes.py REV [N STEPS ROUNDS [GRID]]     # e.g. python benchmarks/ab_lanes.py main 256 1000 12
 
 GRID ``betas`` (default) is that scan; ``lr`` sweeps ``lr`` over 1e-3 .. 1e120 (log) against ``beta2`` in
-(0, 1) at ``beta1 = 0.9``: the cells with ``lr`` above about 1e75 diverge (the loss passes 1e301).
+(0, 1) at ``beta1 = 0.9``: the cells with ``lr`` above about 1e75 diverge (the loss passes 1e301);
+``wd`` is AdamW (``b1 = 0.9``, ``b2 = 0.999``, ``eps = 1e-8``) over ``lr`` 1e-3 .. 1 (log) x ``weight_decay``
+0 .. 20: cells with ``lr wd < 2`` converge by weight decay, most of them with ``m`` outgrowing ``g``.
 """
 from __future__ import annotations
 
@@ -55,8 +57,8 @@ def main(argv=None):
     rev = argv[0]
     n, steps, rounds = (int(v) for v in (argv[1:4] + ["256", "1000", "12"][len(argv[1:4]):])[:3])
     grid = argv[4] if len(argv) > 4 else "betas"
-    if grid not in ("betas", "lr"):
-        print(f"ab_lanes: GRID must be 'betas' or 'lr', got {grid!r}", file=sys.stderr)
+    if grid not in ("betas", "lr", "wd"):
+        print(f"ab_lanes: GRID must be 'betas', 'lr' or 'wd', got {grid!r}", file=sys.stderr)
         return 2
     import numba
     import numpy as np
@@ -65,9 +67,13 @@ def main(argv=None):
 
     old = old_lanes(rev, tempfile.mkdtemp(prefix="ab_lanes_"))
     c = (np.arange(n) + 0.5) / n
+    wds = eps = None
     if grid == "betas":
         b1, b2 = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(c, c))
         lrs = np.full(b1.size, 0.01)
+    elif grid == "wd":
+        lrs, wds = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(np.logspace(-3, 0, n), np.linspace(0, 20, n)))
+        b1, b2, eps = np.full(lrs.size, 0.9), np.full(lrs.size, 0.999), np.full(lrs.size, 1e-8)
     else:
         lrs, b2 = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(np.logspace(-3, 120, n), c))
         b1 = np.full(b2.size, 0.9)
@@ -76,7 +82,8 @@ def main(argv=None):
     def run(K):
         out = {key: np.empty(m, dt) for key, dt in K.OUTPUTS.items()}
         lr, zero, one = lrs, np.zeros(m), np.ones(m)
-        K.scan_cells(4, 1.0, True, False, lr, b1, b2, zero, zero, one, one, steps, 100.0 ** 0.25,
+        K.scan_cells(4, 1.0, True, False, lr, b1, b2, zero if eps is None else eps, zero if wds is None else wds,
+                     one, one, steps, 100.0 ** 0.25,
                      steps - max(1, math.ceil(0.1 * steps)), *out.values())
         return out
 

@@ -49,6 +49,8 @@ def assert_same_scan(gpu_ds, cpu_ds):
     ("adam", dict(k=4, x="beta1:0:1:8", y="beta2:0:1:8", lr=0.1, steps=1000)),
     ("adam", dict(k=6, x="beta1:0:1:5", y="eps:0:1e-3:4", lr=0.05, steps=300, bias_correction=True)),
     ("adamw", dict(k=4, x="lr:1e-3:0.3:5:log", y="weight_decay:0:0.5:4", eps=1e-8, bias_correction=True, steps=300)),
+    # converging by weight decay (m outgrows g: careful runs with m in its own units) and diverging past lr wd = 2
+    ("adamw", dict(k=4, x="lr:0.01:1:4:log", y="weight_decay:0.5:20:4", eps=1e-8, steps=4000)),
     ("rmsprop", dict(k=6, x="beta2:0:1:6", y="lr:0.001:0.1:4:log", lr_decay=0.999, steps=300)),
     ("momentum", dict(k=4, x="beta1:0:1:6", y="lr:0.01:2:4", steps=300)),
     ("gd", dict(objective="quadratic", x="lr:0.1:2.5:6", y="curvature:0.5:1.5:4", k=2, steps=200)),

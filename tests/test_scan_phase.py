@@ -257,6 +257,35 @@ def test_a_state_overflow_of_the_first_run_that_is_a_giant_spike_is_followed():
     assert int(cell.min_step) == 1126 and float(cell.min_loss) == -np.inf  # the exact 0 of float64
 
 
+def test_adamw_converging_by_weight_decay_is_followed_and_diverges_exactly_past_lr_wd_2():
+    """AdamW on x^4/4 (b1 = 0.9, b2 = 0.999, eps = 1e-8) over lr x weight_decay: x_{t+1} =
+    (1 - lr wd) x_t - lr u_t with |u_t| bounded, so |x| grows geometrically when lr wd > 2 and stays
+    bounded (here: converges) when lr wd < 2. Converging cells shrink x by |1 - lr wd| per step,
+    faster than m decays (b1), so m outgrows g = x^3 by more than float64's range in the gradient's
+    units: 39 of these 64 cells stopped with status 8 before 2026-12-06. Careful runs now give m its
+    own units (``_momentum_units``): every cell is followed, its final and minimum loss equal to the
+    log-space trajectory's to 1e-12, and the cells diverge exactly where lr wd > 2 and the growth
+    |1 - lr wd|^steps carries the loss past 1e301."""
+    from dynsys.kernels.status import SCAN_RANGE
+
+    steps = 4000
+    ds = phase_diagram("adamw", k=4, x="lr:0.01:1:8:log", y="weight_decay:0.5:20:8", steps=steps, eps=1e-8,
+                       progress=False)
+    assert not np.any(ds.status.values == SCAN_RANGE)
+    lr, wd = ds.lr.values[None, :], ds.weight_decay.values[:, None]
+    growth = np.log10(np.abs(1 - lr * wd))
+    assert np.array_equal(ds.diverged.values, (lr * wd > 2) & (4 * steps * growth > 301))
+    assert np.all((lr * wd < 2) | ds.diverged.values)  # no cell in between on this grid
+    for iy, ix in zip(*np.nonzero(~ds.diverged.values)):
+        cell = ds.isel(weight_decay=iy, lr=ix)
+        opt = O.adamw(float(cell.lr), 0.9, 0.999, eps=1e-8, weight_decay=float(cell.weight_decay),
+                      bias_correction=False)  # the scan's default
+        ll = simulate.trajectory(opt, J.power(4), 1.0, steps).log10_loss.values
+        assert float(cell.final_loss) == pytest.approx(ll[-1], rel=1e-12)
+        assert float(cell.min_loss) == pytest.approx(ll.min(), rel=1e-12)
+        assert ll[-1] < -100  # converged
+
+
 def test_divergence_matches_direct_runs_gd_lr_by_x0():
     """GD on x^4/4 (eta x x0 scan): a cell diverges exactly when the direct trajectory does."""
     ds = phase_diagram("gd", k=4, x="lr:0.2:4:8", y="x0:0.5:1.5:4", steps=200, progress=False)

@@ -121,8 +121,40 @@ def _units_after_step(k, adaptive, b2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX
     return X, M, V, GL, RMIN, PEAK, BMAX, math.inf, ex, ev, gm, ge, sm, se, cv, sfx, feps, t + 1
 
 
+#: careful runs: m gets its own units once its mantissa in the gradient's units leaves 2^(+-_RENORM_M)
+_RENORM_M = 512
+
+
 @njit(inline="always", error_model="numpy")
-def _wide_step(k, adaptive, bias_correction, X, G, Mo, Vo, e, b1, ob1, b2, eps, wd, p1, p2, ex, ev):
+def _momentum_units(M, dm):
+    """Careful runs: the units of ``m`` (``m = M 2^((k-1) ex + dm)``, ``dm >= 0``). ``m`` lives in the
+    gradient's units (``dm = 0``) as long as it stays within ``2^_RENORM_M`` of them; when ``x``
+    shrinks faster than ``m`` (weight decay with ``lr wd`` near 2, or ``m``'s memory outlasting
+    ``g = x^(k-1)``) its mantissa would overflow there (status 8 before 2026-12-06), so it moves to
+    units of its own by an exact power of two, and back (``dm`` to 0 at the least) when ``g``
+    catches up. The update then uses ``(1-b1) 2^-dm`` and ``SFX 2^dm`` (:func:`_step_factor`, formed
+    from the exponents: ``SFX`` itself may have underflowed): the same values whenever nothing under-
+    or overflows. Returns ``(M, dm)``."""
+    if M != 0.0 and math.isfinite(M):
+        e3 = _frexp(M)[1]
+        if e3 > _RENORM_M or (e3 < -_RENORM_M and dm > 0):
+            e3 = max(e3, -dm)
+            M = _ldexp(M, -e3)
+            dm += e3
+    return M, dm
+
+
+@njit(inline="always", error_model="numpy")
+def _step_factor(k, adaptive, ex, ev, dm):
+    """``SFX 2^dm`` from the exponents: ``2^((k-2) ex - ev/2 + dm)`` (adaptive) or ``2^((k-2) ex + dm)``,
+    the factor of ``M`` in the update when ``m`` has its own units (:func:`_momentum_units`)."""
+    if adaptive:
+        return _ldexp(1.0, (k - 2) * ex - ev // 2 + dm)
+    return _ldexp(1.0, (k - 2) * ex + dm)
+
+
+@njit(inline="always", error_model="numpy")
+def _wide_step(k, adaptive, bias_correction, X, G, Mo, Vo, e, b1, ob1, b2, eps, wd, p1, p2, ex, ev, dm):
     """One step in fresh units, for a careful run whose ordinary step left float64
     (``v``, the per-span factors ``CV = (1-b2) 2^(2(k-1)ex - ev)``, ``SFX = 2^((k-2)ex - ev/2)`` or
     ``x`` itself): ``|x|`` may grow by any factor in one step (e.g. ``2^1074``, from ``|x| ~ 1e-360``
@@ -135,7 +167,8 @@ def _wide_step(k, adaptive, bias_correction, X, G, Mo, Vo, e, b1, ob1, b2, eps, 
         w  = eta mhat' / (sqrt(vhat') + eps 2^(-(ev+dv)/2))
         x' = X (1 - eta wd) - w 2^s,   s = (k-2) ex - (ev+dv)/2,   c = 2(k-1) ex - ev
 
-    (gd and momentum: ``w = eta m'``, ``s = (k-2) ex``, ``v`` unused) and ``x'`` in units ``2^dx``
+    (gd and momentum: ``w = eta m'``, ``s = (k-2) ex``, ``v`` unused; both ``s`` plus ``dm`` when ``m``
+    has its own units, :func:`_momentum_units`, and then ``ob1`` is ``(1-b1) 2^-dm``) and ``x'`` in units ``2^dx``
     larger, ``dx = max(0, s + e_w)`` (``e_w`` the binary exponent of
     ``w``), so that ``|X'| < 2``; ``m'`` and ``G`` follow in units ``2^((k-1)dx)``. Terms that fall
     below the new units saturate to 0 (they are far below one ulp of the other term). Powers of two
@@ -144,12 +177,13 @@ def _wide_step(k, adaptive, bias_correction, X, G, Mo, Vo, e, b1, ob1, b2, eps, 
     m = b1 * Mo + ob1 * G
     if not adaptive:
         w = e * m
-        s = (k - 2) * ex
+        s = (k - 2) * ex + dm
         v = Vo
         den = 1.0
         dv = 0
     else:
         w, s, v, den, p1, p2, dv = _wide_moments(k, bias_correction, G, m, Vo, e, b1, b2, eps, p1, p2, ex, ev)
+        s += dm
     a = X * (1.0 - e * wd)
     dx = 0
     if w != 0.0 and math.isfinite(w):
@@ -206,6 +240,9 @@ def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, l
     OB1 = 1.0 - b1
     B2 = b2
     CV, SFX, FEPS = _factors(k, adaptive, b2, eps, ex, ev)
+    dm = 0  # careful runs: m = M 2^((k-1) ex + dm) (dm > 0 when m outgrows g, _momentum_units)
+    OB1E = OB1
+    SFXE = SFX
     WD = wd
     LRD = lrd
     gm, ge = _frexp(abs(x0))
@@ -229,14 +266,14 @@ def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, l
             RMIN, MSTEP, PEAK, NSPK, BMAX = _stats(tf, X, RMIN, MSTEP, PEAK, NSPK, BMAX, up)
             dx = 0
             if adaptive and bias_correction:
-                xn, Mn, Vn, den, P1n, P2n = _update_adaptive_bc(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX, P1,
-                                                                P2)
+                xn, Mn, Vn, den, P1n, P2n = _update_adaptive_bc(X, G, M, V, e, B1, OB1E, B2, CV, FEPS, WD, SFXE,
+                                                                P1, P2)
             elif adaptive:
-                xn, Mn, Vn, den = _update_adaptive(X, G, M, V, e, B1, OB1, B2, CV, FEPS, WD, SFX)
+                xn, Mn, Vn, den = _update_adaptive(X, G, M, V, e, B1, OB1E, B2, CV, FEPS, WD, SFXE)
                 P1n = P1
                 P2n = P2
             else:
-                xn, Mn = _update_plain(X, G, M, e, B1, OB1, WD, SFX)
+                xn, Mn = _update_plain(X, G, M, e, B1, OB1E, WD, SFXE)
                 Vn = V
                 P1n = P1
                 P2n = P2
@@ -245,7 +282,7 @@ def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, l
             if careful and den != 0.0 and not (abs(xn) < _HUGE and math.isfinite(Vn)):
                 # the step left float64 in these units: redo it in fresh ones (_wide_step)
                 xn, Mn, Vn, den, GL, P1n, P2n, dx, dv = _wide_step(k, adaptive, bias_correction, X, G, M, V, e, B1,
-                                                                   OB1, B2, eps, WD, P1, P2, ex, ev)
+                                                                   OB1E, B2, eps, WD, P1, P2, ex, ev, dm)
                 ev += dv
             M = Mn
             V = Vn
@@ -258,6 +295,9 @@ def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, l
                 (X, M, V, GL, RMIN, PEAK, BMAX, BMIN, ex, ev, gm, ge, sm, se, CV, SFX, FEPS,
                  tmin) = _units_after_step(k, adaptive, B2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, BMIN, ex, dx,
                                            ev, gm, ge, sm, se, tmin, t)
+                M, dm = _momentum_units(M, dm)
+                OB1E = _ldexp(OB1, -dm)
+                SFXE = SFX if dm == 0 else _step_factor(k, adaptive, ex, ev, dm)
             if (t + 1 - t0) % BLOCK == 0 and t + 1 < t1:  # a window ends inside the span
                 BMIN, csum, cn = _mid_window(k, adaptive, t + 1, coupling_start, M, V, GL, BMAX, BMIN, FSTEP,
                                              ex, ev, csum, cn)
@@ -269,6 +309,7 @@ def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, l
             break
         CV = cv
         SFX = sfx
+        SFXE = SFX if dm == 0 else _step_factor(k, adaptive, ex, ev, dm)  # m in its own units (careful runs)
         FEPS = feps
         t0 = t1
     return finish_values(k, steps, up, X, RMIN, MSTEP, PEAK, NSPK, FSTEP, ex, gm, ge, st, csum, cn, sm, se)
