@@ -29,6 +29,9 @@ range in both runs, and the wide step replaces only steps that left it, so the c
 first run wherever that one was in range. Status 8 is left only to a step whose update
 ``lr mhat / (sqrt(vhat) + eps)`` itself overflows in fresh units (``lr`` near float64's maximum).
 
+In a careful run ``m`` gets units of its own when it outgrows ``g`` (:func:`_momentum_units`; AdamW
+converging by weight decay shrinks ``x`` faster than ``m`` decays).
+
 An adaptive cell whose first run reports a state overflow (status 5) is run again carefully too
 (:func:`rerun_due`): in a giant spike the first run also reports one when a per-span factor, not
 ``x``, overflows. The careful run is kept when it ends well (:func:`careful_kept`); otherwise the loss
