@@ -67,23 +67,20 @@ def main(argv=None):
 
     old = old_lanes(rev, tempfile.mkdtemp(prefix="ab_lanes_"))
     c = (np.arange(n) + 0.5) / n
-    wds = eps = None
+    m = n * n
+    lrs, b1, b2, eps, wds = np.full(m, 0.01), np.full(m, 0.9), np.full(m, 0.999), np.zeros(m), np.zeros(m)
     if grid == "betas":
         b1, b2 = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(c, c))
-        lrs = np.full(b1.size, 0.01)
     elif grid == "wd":
         lrs, wds = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(np.logspace(-3, 0, n), np.linspace(0, 20, n)))
-        b1, b2, eps = np.full(lrs.size, 0.9), np.full(lrs.size, 0.999), np.full(lrs.size, 1e-8)
+        eps = np.full(m, 1e-8)
     else:
         lrs, b2 = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(np.logspace(-3, 120, n), c))
-        b1 = np.full(b2.size, 0.9)
-    m = b1.size
 
     def run(K):
         out = {key: np.empty(m, dt) for key, dt in K.OUTPUTS.items()}
-        lr, zero, one = lrs, np.zeros(m), np.ones(m)
-        K.scan_cells(4, 1.0, True, False, lr, b1, b2, zero if eps is None else eps, zero if wds is None else wds,
-                     one, one, steps, 100.0 ** 0.25,
+        one = np.ones(m)
+        K.scan_cells(4, 1.0, True, False, lrs, b1, b2, eps, wds, one, one, steps, 100.0 ** 0.25,
                      steps - max(1, math.ceil(0.1 * steps)), *out.values())
         return out
 
@@ -99,13 +96,15 @@ def main(argv=None):
         a, b = oa[key], ob[key]
         changed |= ~((a == b) | ((a != a) & (b != b)))
     ma, mb = statistics.median(ta), statistics.median(tb)
-    print(f"# {grid} grid, {n}x{n} cells x {steps} steps, {numba.get_num_threads()} threads, {rounds} interleaved rounds")
+    print(f"# {grid} grid, {n}x{n} cells x {steps} steps, {numba.get_num_threads()} threads, "
+          f"{rounds} interleaved rounds")
     print(f"{rev}: median {ma:.4f} s ({m * steps / ma:.3g} cell-steps/s), min {min(ta):.4f} s")
     print(f"working tree: median {mb:.4f} s ({m * steps / mb:.3g} cell-steps/s), min {min(tb):.4f} s")
     print(f"speed ratio working tree / {rev} (medians): {ma / mb:.3f}")
     print(f"status-8 cells: {int(np.sum(oa['status'] == 8))} -> {int(np.sum(ob['status'] == 8))}; status-5 cells: "
           f"{int(np.sum(oa['status'] == 5))} -> {int(np.sum(ob['status'] == 5))}; cells with an output changed: "
-          f"{int(changed.sum())}, all of them status 8 or 5 at {rev}: {bool(np.all(np.isin(oa['status'][changed], (5, 8))))}")
+          f"{int(changed.sum())}, all of them status 8 or 5 at {rev}: "
+          f"{bool(np.all(np.isin(oa['status'][changed], (5, 8))))}")
     return 0
 
 

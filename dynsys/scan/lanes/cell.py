@@ -267,30 +267,21 @@ def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, l
                 G = G * X
             G = G * curv
             RMIN, MSTEP, PEAK, NSPK, BMAX = _stats(tf, X, RMIN, MSTEP, PEAK, NSPK, BMAX, up)
-            dx = 0
+            Mo, Vo, P1o, P2o = M, V, P1, P2  # the step's inputs, for _wide_step
             if adaptive and bias_correction:
-                xn, Mn, Vn, den, P1n, P2n = _update_adaptive_bc(X, G, M, V, e, B1, OB1E, B2, CV, FEPS, WD, SFXE,
-                                                                P1, P2)
+                xn, M, V, den, P1, P2 = _update_adaptive_bc(X, G, M, V, e, B1, OB1E, B2, CV, FEPS, WD, SFXE, P1, P2)
             elif adaptive:
-                xn, Mn, Vn, den = _update_adaptive(X, G, M, V, e, B1, OB1E, B2, CV, FEPS, WD, SFXE)
-                P1n = P1
-                P2n = P2
+                xn, M, V, den = _update_adaptive(X, G, M, V, e, B1, OB1E, B2, CV, FEPS, WD, SFXE)
             else:
-                xn, Mn = _update_plain(X, G, M, e, B1, OB1E, WD, SFXE)
-                Vn = V
-                P1n = P1
-                P2n = P2
+                xn, M = _update_plain(X, G, M, e, B1, OB1E, WD, SFXE)
                 den = 1.0
             GL = G
-            if careful and den != 0.0 and not (abs(xn) < _HUGE and math.isfinite(Vn)):
+            dx = 0
+            if careful and den != 0.0 and not (abs(xn) < _HUGE and math.isfinite(V)):
                 # the step left float64 in these units: redo it in fresh ones (_wide_step)
-                xn, Mn, Vn, den, GL, P1n, P2n, dx, dv = _wide_step(k, adaptive, bias_correction, X, G, M, V, e, B1,
-                                                                   OB1E, B2, eps, WD, P1, P2, ex, ev, dm)
+                xn, M, V, den, GL, P1, P2, dx, dv = _wide_step(k, adaptive, bias_correction, X, G, Mo, Vo, e, B1,
+                                                               OB1E, B2, eps, WD, P1o, P2o, ex, ev, dm)
                 ev += dv
-            M = Mn
-            V = Vn
-            P1 = P1n
-            P2 = P2n
             ZF, FSTEP = _failure(tf, xn, den, M, ZF, FSTEP)
             X = xn
             e = e * LRD
@@ -299,7 +290,7 @@ def run_cell(careful, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, l
                  tmin) = _units_after_step(k, adaptive, B2, eps, X, M, V, GL, RMIN, MSTEP, PEAK, BMAX, BMIN, ex, dx,
                                            ev, gm, ge, sm, se, tmin, t)
                 M, dm = _momentum_units(M, dm)
-                OB1E = _ldexp(OB1, -dm)
+                OB1E = OB1 if dm == 0 else _ldexp(OB1, -dm)
                 SFXE = SFX if dm == 0 else _step_factor(k, adaptive, ex, ev, dm)
             if (t + 1 - t0) % BLOCK == 0 and t + 1 < t1:  # a window ends inside the span
                 BMIN, csum, cn = _mid_window(k, adaptive, t + 1, coupling_start, M, V, GL, BMAX, BMIN, FSTEP,

@@ -164,7 +164,7 @@ def _run_block(blk, n, k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, 
         if I[_ST + j] == OK:
             _finish_lane(S, I, j, c, k, steps, up, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes,
                          coupling_sum, coupling_n, status, fail_step)
-        elif rerun_due(adaptive, I[_ST + j]):  # left one span's range: run again, units renewed every step
+        elif rerun_due(adaptive, I[_ST + j]):  # status 8 (or 5, adaptive): run again, units renewed every step
             again = run_cell(True, k, curv, adaptive, bias_correction, lr[c], b1[c], b2[c], eps[c], wd[c], lrd[c],
                              x0[c], steps, up, coupling_start)
             if careful_kept(I[_ST + j], again[7]):
