@@ -192,7 +192,11 @@ def predicted_regime(beta1, beta2, k):
 
     * 3 (III, oscillating) if ``beta1 >= beta2^{(k-1)/(2(k-2))}`` (no fixed point, D3);
     * 1 (I, converging) if the fixed point is stable: ``beta1 < beta2^{k/(2(k-2))}`` (Eq. 8)
-      and the Eq. 9 residual is positive;
+      and the Eq. 9 residual is positive; also **on** the line ``beta1 = beta2^{k/(2(k-2))}``
+      (exactly, as :func:`stability_boundary_beta1` computes it) where Eq. 9 holds: there
+      ``|det J| = 1`` and the linear theory is inconclusive, but the decoupled map is
+      area-preserving with an elliptic fixed point, which is Lyapunov stable (claim D17,
+      ``theory/conservative_line.py``; ``beta1 = beta2`` for ``k = 4``);
     * 2 (II, spiking) otherwise (the fixed point exists but is unstable).
 
     ``k = 2`` (quadratic, Appendix F / math.md D14): no non-trivial fixed point exists and
@@ -217,7 +221,8 @@ def predicted_regime(beta1, beta2, k):
         return out if out.ndim else int(out)
     rho = b2 ** (1.0 / (2.0 * (k - 2)))
     exists = b1 < rho ** (k - 1)
-    stable = (b1 < rho ** k) & (b1 * (k - (k - 2) * rho) - rho ** (k - 1) * (k - 2 - k * rho) > 0)
+    on_line = b1 == b2 ** (k / (2.0 * (k - 2)))  # Eq. 8 with equality: elliptic, Lyapunov stable (D17)
+    stable = ((b1 < rho ** k) | on_line) & (b1 * (k - (k - 2) * rho) - rho ** (k - 1) * (k - 2 - k * rho) > 0)
     out = np.where(~exists, OSCILLATING, np.where(stable, CONVERGING, SPIKING)).astype(np.int8)
     return out if out.ndim else int(out)
 

@@ -1,4 +1,6 @@
 """Closed forms of math.md D3/D4/D10/D12 against direct numerical eigenvalues."""
+import math
+
 import numpy as np
 import pytest
 
@@ -113,6 +115,29 @@ def test_regime_ordering_and_cells_either_side_of_boundaries():
     grid = R.predicted_regime(np.linspace(0, 0.99, 5)[:, None], np.linspace(0.01, 0.99, 7)[None, :], 4)
     assert grid.shape == (5, 7) and grid.dtype == np.int8
     assert np.all(R.predicted_regime(np.linspace(0, 0.9, 4), 0.5, 2) == 2)  # k = 2: D14
+
+
+@pytest.mark.parametrize("k", [4, 6, 8])
+def test_on_the_stability_line_the_fixed_point_is_elliptic_and_predicted_stable(k):
+    """Claim D17: on b1 = b2^{k/(2(k-2))} (Eq. 8 with equality) det J = 1 and, where Eq. 9 holds, the
+    multipliers are a complex pair on the unit circle (an elliptic point of an area-preserving map):
+    predicted I; a hair right of the line II. Below Eq. 9's root on the line (k = 4: beta2 <
+    (2 - sqrt 3)^4) they are real, one below -1: a flip saddle, II."""
+    for b2 in (0.2, 0.5, 0.9, 0.99):
+        b1 = R.stability_boundary_beta1(b2, k)
+        ev = np.linalg.eigvals(R.adam_fixed_point_jacobian(b1, b2, k))
+        assert np.allclose(np.abs(ev), 1.0, atol=1e-9) and np.all(np.abs(ev.imag) > 1e-3), ev
+        assert R.predicted_regime(b1, b2, k) == R.CONVERGING
+        assert R.predicted_regime(b1 * (1 + 1e-12), b2, k) == R.SPIKING
+    root = ((k - 2 * math.sqrt(k - 1)) / (k - 2)) ** (2 * (k - 2))  # rho = (k - 2 sqrt(k-1))/(k-2): tr J = -2
+    if k == 4:
+        assert root == pytest.approx((2 - math.sqrt(3)) ** 4)
+    for b2, want in ((root * 0.8, R.SPIKING), (root * 1.25, R.CONVERGING)):
+        b1 = R.stability_boundary_beta1(b2, k)
+        ev = np.linalg.eigvals(R.adam_fixed_point_jacobian(b1, b2, k))
+        assert np.prod(np.abs(ev)) == pytest.approx(1.0, abs=1e-6)
+        assert (np.min(ev.real) < -1 and np.all(ev.imag == 0)) == (want == R.SPIKING), ev
+        assert R.predicted_regime(b1, b2, k) == want
 
 
 @pytest.mark.parametrize("k", [3, 4, 6, 12])

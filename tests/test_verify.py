@@ -16,8 +16,9 @@ from theory.registry import Claim, Derivation, Measurement
 MATH_MD_IDS = ([f"A{i}" for i in range(1, 7)] + [f"D{i}" for i in range(1, 15)] + ["E1", "E2", "E3", "F1", "F2"]
                + [f"C{i}" for i in range(1, 5)])
 #: claims the toolkit adds beyond math.md (theory/regime_boundaries.py: why D12's II/III boundary is approximate;
-#: theory/periodic_orbits.py: the periodic orbits the phases past it sit on)
-TOOLKIT_IDS = ["D15", "D16"]
+#: theory/periodic_orbits.py: the periodic orbits the phases past it sit on;
+#: theory/conservative_line.py: the decoupled map is area-preserving on the I/II line)
+TOOLKIT_IDS = ["D15", "D16", "D17"]
 
 
 def _dynsys(*args, timeout=300):

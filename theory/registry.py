@@ -31,6 +31,7 @@ PAPER_MODULES = (
     "theory.critical_sharpness",
     "theory.regime_boundaries",
     "theory.periodic_orbits",
+    "theory.conservative_line",
 )
 
 ORDER = ("A", "D", "E", "F", "C")

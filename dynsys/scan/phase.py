@@ -316,7 +316,8 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         (the same over settled cells at least ``confidence_margin`` from every boundary),
         ``cells_unsettled``, ``agreement_nonmarginal_regime1..3`` (the same over the cells not exactly on
         a boundary, ``boundary_distance > 0``: on ``beta1 == beta2`` for ``k = 4``, ``det J = 1``, the
-        linear theory makes no prediction; ``cells_marginal`` counts the others), ``regime_codes`` and
+        linear theory is inconclusive and the cells are predicted I by claim D17 (Lyapunov stable);
+        ``cells_marginal`` counts the others), ``regime_codes`` and
         ``status_codes``.
     """
     from dynsys import regimes
@@ -606,7 +607,8 @@ class _Result:
             attrs[f"cells_confident_regime{code}"] = nc
         attrs["cells_unsettled"] = int(np.count_nonzero(d["settled"] == 0))
         # cells exactly on a theory boundary (boundary_distance == 0: e.g. beta1 == beta2 for k = 4, det J = 1) are
-        # marginal: the linear theory makes no prediction there. The agreements above count them; these do not.
+        # marginal: the linear theory is inconclusive there (predicted I since claim D17: an elliptic point of an
+        # area-preserving map, Lyapunov stable). The agreements above count them; these do not.
         marginal = d["boundary_distance"] == 0
         attrs["cells_marginal"] = int(np.count_nonzero(marginal & (predicted >= 0)))
         for code in (1, 2, 3):
