@@ -57,6 +57,27 @@ def test_phase_steps_of_a_converging_cell_equal_a_direct_trajectory():
     assert int(out["phase_steps"][0]) == steps + 1 - first
 
 
+@pytest.mark.parametrize("b1, b2", [(0.5, 0.9), (0.2552, 0.2344), (87.5 / 96, 80.5 / 96)])
+def test_arrival_and_phase_onset_equal_a_direct_trajectory(b1, b2):
+    """``arrival_step`` (first step with |x| <= 2 lr) and ``phase_start`` (first step of the first run of
+    >= 8 steps 5 decades below c lr^k/k) of the phase pass equal the ones read off the log-space
+    trajectory: a regime-I cell, a regime-II cell of small beta2 (short phases) and a ghost-band cell past
+    the existence line (claim D16's period-3 passage)."""
+    from dynsys.objectives import power
+    from dynsys.optimizers import adam
+    from dynsys.simulate import trajectory
+
+    k, steps = 4, 6000
+    out = phase_statistics(k, 1.0, False, np.array([LR]), b1, b2, 0.0, 1.0, steps, depth=5.0, spike_factor=100.0)
+    ll = trajectory(adam(LR, beta1=b1, beta2=b2, eps=0.0, bias_correction=False), power(k), 1.0, steps).log10_loss.values
+    arrival = int(np.argmax(ll <= math.log10((2 * LR) ** k / k)))
+    below = (ll < math.log10(LR**k / k) - 5.0).astype(int)
+    runs = np.convolve(below, np.ones(8, int), "valid")  # runs[t] == 8: steps t .. t+7 all below
+    start = int(np.argmax(runs == 8)) if (runs == 8).any() else -1
+    assert int(out["arrival_step"][0]) == arrival
+    assert int(out["phase_start"][0]) == start >= arrival
+
+
 def test_short_phase_of_small_beta2_is_regime_two_and_deep_three_has_none():
     # b2 = 0.234 (k = 4): the loss falls 0.63 decades per step; a 30-decade phase lasts ~50 steps,
     # too short for a whole aligned 32-step window: the sustained rule labelled this cell III
@@ -118,11 +139,12 @@ def test_boundary_distance_against_a_dense_stability_scan(k, b2):
 
 def test_dataset_carries_the_confidence_and_bad_arguments():
     ds = _scan(4, 8, 500)
-    for var in ("phase_steps", "settled", "boundary_distance"):
+    for var in ("phase_steps", "settled", "boundary_distance", "arrival_step", "phase_onset"):
         assert var in ds.data_vars and ds[var].attrs["long_name"]
     assert np.all(ds.boundary_distance.values >= 0)
     ds2 = phase_diagram("gd", "power", k=4, x=("lr", 0.01, 0.1, 4), y=("x0", 0.5, 1.0, 4), steps=100, progress=False)
     assert np.all(ds2.phase_steps.values == -1) and np.all(ds2.settled.values == -1)
+    assert np.all(ds2.arrival_step.values == -1) and np.all(ds2.phase_onset.values == -1)  # not followed
     assert np.all(np.isnan(ds2.boundary_distance.values))
     with pytest.raises(ValueError, match="phase_length"):
         _scan(4, 4, 100, phase_length=0)
@@ -155,6 +177,22 @@ def test_figure_before_after_regime_maps(tmp_path):
         assert after["regime2"] > before["regime2"] + 0.3
         assert after["regime3"] > 0.88
         assert after["confident_regime2"] >= 0.89 and after["confident_regime3"] >= 0.95
+
+
+def test_figure_phase_onset(tmp_path):
+    from dynsys.figures import load_figure
+
+    mod = load_figure("degenerate_phase_onset")
+    data = mod.compute(quick=True)  # 32 x 32, 3000 steps, k = 4, 6, 8
+    assert mod.plot(data, tmp_path)[0].stat().st_size > 5_000
+    for k in (4, 6, 8):
+        num = data["numbers"][f"k{k}"]
+        # measured: median onset inside 19 / 11 / 24, past 321 / 943 / 1066 steps
+        assert num["median_onset_inside"] <= 40 and num["median_onset_past"] >= 5 * num["median_onset_inside"]
+        trade = np.array([num["cutoff_trade"][str(c)] for c in mod.CUTOFFS])
+        assert np.all(np.diff(trade[:, 0]) >= 0) and np.all(np.diff(trade[:, 1]) <= 0)  # II rises, III falls with D
+        # with no cutoff at all (D beyond the run) the rule is the scanner's own
+        assert trade[-1] == pytest.approx([num["agreement_regime2"], num["agreement_regime3"]], abs=1e-4)  # rounded to 4 digits
 
 
 def test_cli_phase_length_and_sustained_rule(tmp_path, capsys):
@@ -192,7 +230,7 @@ def test_lanes_give_the_bits_of_one_cell_at_a_time():
     for k, bc, eps in ((4, False, 0.0), (6, True, 1e-8)):
         out = phase_statistics(k, 1.0, bc, np.full(n, LR), b1, b2, eps, x0, steps, depth=5.0, spike_factor=100.0)
         for i in range(n):
-            ref = cell_phases(k, 1.0, bc, LR, b1[i], b2[i], eps, x0[i], steps, 5.0, 100.0 ** (1 / k), steps // 2)
+            ref = cell_phases(k, 1.0, bc, LR, b1[i], b2[i], eps, x0[i], steps, 5.0, 100.0 ** (1 / k), steps // 2, 8)
             assert [out[key][i] for key in PHASE_OUTPUTS] == list(ref)
 
 
@@ -263,3 +301,23 @@ def test_claim_d17_area_preserving_on_the_stability_line():
     assert np.all(R.predicted_regime(c[1:], c[1:], 4) == R.CONVERGING)
     assert R.predicted_regime(c[0], c[0], 4) == R.CONVERGING  # 0.0052 > (2 - sqrt 3)^4 = 0.00515: elliptic
     assert np.all(R.predicted_regime(c[1:], c[:-1], 4) != R.CONVERGING)  # II (III where the band is thinner than a cell)
+
+
+@pytest.mark.parametrize("k", [4, 6, 8])
+def test_regime_two_converges_initially_and_the_ghost_band_late(k):
+    """Regime II of Thm 6.1 is "*initial* exponential convergence, then a spike": the observed-II cells
+    inside the existence line start their first phase within tens of steps of arriving at the SignGD
+    scale (phase_onset), those past it (the ghost band, D15/D16) hundreds to thousands of steps later.
+    Measured (48 x 48, 20000 steps): inside (>= 0.03) median 14 / 13 / 18 steps, 90 % <= 43; past the
+    line (>= 0.02) median 567 / 2957 / 1477."""
+    ds = _scan(k, 48, 20_000, bias_correction=False)
+    b1, b2 = np.meshgrid(ds.beta1.values, ds.beta2.values)
+    dist = b1 - R.existence_boundary_beta1(b2, k)
+    onset, obs = ds.phase_onset.values, ds.regime.values
+    inside, past = (obs == R.SPIKING) & (dist <= -0.03), (obs == R.SPIKING) & (dist >= 0.02)
+    assert inside.sum() >= 10 and past.sum() >= 30
+    assert np.all(onset[obs == R.SPIKING] >= 0) and np.all(ds.arrival_step.values[(obs == 1) | (obs == 2)] >= 0)
+    assert np.median(onset[inside]) <= 30 and np.percentile(onset[inside], 90) <= 60
+    assert np.median(onset[past]) >= 300
+    # the Dataset's onset is the pass's phase_start minus its arrival_step, and -1 where no phase was found
+    assert np.all((onset == -1) == (ds.phase_steps.values < 8))

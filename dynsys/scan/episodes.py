@@ -23,6 +23,16 @@ with the kernel's. It also records the statistics at ``steps // 2`` (minimum, la
 longest phase so far) so the driver can tell whether a cell's label has *settled*: the label it
 would get from the first half of the run equals the label of the whole run.
 
+**Onset of the first phase.** Regime II of the paper is "*initial* exponential convergence below the
+SignGD threshold, interrupted by a violent loss spike". The pass also records ``arrival_step``, the first
+step with ``|x| <= ARRIVAL lr`` (the run has come down from ``x0`` to the SignGD-like scale), and
+``phase_start``, the first step of the first phase of at least ``phase_length`` steps; the phase Dataset
+carries their difference, ``phase_onset``. On the 96 x 96 x 20000 scans of k = 4, 6, 8, the observed-II
+cells at least 0.05 inside the existence line start their first phase a median 11-19 steps after arrival
+(at most a few hundred), while those past the line (the ghost band of claims D15/D16) do so a median
+500-1500 steps after it: their phases are chance passages after a long oscillation, not the initial
+convergence (docs/scanners.md; ``figures/degenerate_phase_onset.py``).
+
 Covered: adaptive optimizers (RMSProp, Adam, AdamW with weight decay 0) with ``lr_decay = 1``, any
 ``eps`` and bias correction, on ``c x^k/k``. Other cells get ``phase_steps = -1`` and are classified
 by the sustained level alone.
@@ -39,23 +49,30 @@ __all__ = ["phase_statistics", "covered", "PHASE_OUTPUTS"]
 #: outputs of :func:`phase_statistics`: name -> dtype
 PHASE_OUTPUTS = {
     "phase_steps": np.int64, "phase_steps_half": np.int64, "min_log2x_half": np.float64,
-    "final_log2x_half": np.float64, "n_spikes_half": np.int64,
+    "final_log2x_half": np.float64, "n_spikes_half": np.int64, "arrival_step": np.int64, "phase_start": np.int64,
 }
+
+#: ``|x| <= ARRIVAL lr``: the run has come down to the SignGD-like scale (the loss within
+#: ``k log10 2`` decades of ``c lr^k/k``); :func:`cell_phases` records the first such step
+ARRIVAL = 2.0
 
 _BAND = 2.0 ** 16  # |X| kept within [2^-16, 2^16] of the units
 _VBAND = 2.0 ** 96
 
 
 @njit(cache=True, error_model="numpy")
-def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half):
-    """Longest run below the band (whole run and up to step ``half``) and the half-run statistics.
+def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen):
+    """Longest run below the band (whole run and up to step ``half``), the half-run statistics, the
+    arrival step and the start of the first phase.
 
-    Returns ``(longest, longest_half, min_log2x_half, log2x_half, n_spikes_half)``; the run stops
-    early (statistics so far) if ``x`` becomes 0, non-finite or the update 0/0.
+    Returns ``(longest, longest_half, min_log2x_half, log2x_half, n_spikes_half, arrival, start)``:
+    ``arrival`` is the first step with ``|x| <= ARRIVAL lr`` and ``start`` the first step of the first
+    run of at least ``plen`` steps below the band (-1: none). The run stops early (statistics so far)
+    if ``x`` becomes 0, non-finite or the update 0/0.
     """
     # units: x = X 2^ex, m = M 2^((k-1) ex), v = V 2^ev (ev even), as in dynsys.scan.lanes
     if x0 == 0.0 or not math.isfinite(x0):
-        return 0, 0, -math.inf if x0 == 0.0 else math.inf, -math.inf if x0 == 0.0 else math.inf, 0
+        return 0, 0, -math.inf if x0 == 0.0 else math.inf, -math.inf if x0 == 0.0 else math.inf, 0, 0 if x0 == 0.0 else -1, -1
     ex = math.frexp(abs(x0))[1]
     X = math.ldexp(x0, -ex)
     ev = 2 * (k - 1) * ex
@@ -69,6 +86,10 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half):
     feps = math.ldexp(eps, -(ev // 2))
     thr = lr * 10.0 ** (-depth / k)  # |x| below it: the loss is >= depth decades below c lr^k/k
     ths = math.ldexp(thr, -ex)
+    tha = ARRIVAL * lr
+    tas = math.ldexp(tha, -ex)
+    arrival = -1
+    pstart = -1
     rmin = abs(X)
     peak = 0.0
     nsp = 0
@@ -93,10 +114,14 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half):
         peak = pk2 if ((insb or start) and not end) else 0.0
         if end:
             nsp += 1
+        if arrival < 0 and a <= tas:
+            arrival = t
         if a < ths:
             cur += 1
             if cur > longest:
                 longest = cur
+            if cur == plen and pstart < 0:
+                pstart = t - plen + 1
         else:
             cur = 0
         if t == half:
@@ -150,12 +175,13 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half):
             es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
             feps = math.ldexp(eps, -(ev // 2))
             ths = math.ldexp(thr, -ex)
+            tas = math.ldexp(tha, -ex)
     if t < half:  # stopped early (x = 0 or not finite): the half-run statistics are those so far
         lh = longest
         mh = (math.log2(math.frexp(rmin)[0]) + math.frexp(rmin)[1] + ex) if rmin > 0.0 else -math.inf
         fh = mh if abs(X) == 0.0 else math.inf
         nh = nsp
-    return longest, lh, mh, fh, nh
+    return longest, lh, mh, fh, nh, arrival, pstart
 
 
 #: cells followed together by :func:`_lanes_phases` (independent dependency chains overlap in the CPU)
@@ -163,8 +189,9 @@ LANES = 8
 
 
 @njit(cache=True, error_model="numpy")
-def _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, c0, c1,
-                  phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half):
+def _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, c0, c1,
+                  phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half,
+                  arrival_step, phase_start):
     """:func:`cell_phases` for cells ``c0 .. c1-1`` (at most :data:`LANES`) advanced step by step
     together: the same operations per cell in the same order (so the same bits), but the
     latency of one cell's step (sqrt, division) overlaps with the others'."""
@@ -181,6 +208,9 @@ def _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half
     feps = np.zeros(L)
     ths = np.zeros(L)
     thr = np.zeros(L)
+    tas = np.zeros(L)
+    arr = np.full(L, -1, np.int64)
+    fst = np.full(L, -1, np.int64)
     rmin = np.zeros(L)
     peak = np.zeros(L)
     nsp = np.zeros(L, np.int64)
@@ -206,6 +236,7 @@ def _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half
         feps[j] = math.ldexp(eps[c], -(ev[j] // 2))
         thr[j] = lr[c] * 10.0 ** (-depth / k)
         ths[j] = math.ldexp(thr[j], -ex[j])
+        tas[j] = math.ldexp(ARRIVAL * lr[c], -ex[j])
         rmin[j] = abs(X[j])
     alive = 0
     for j in range(n):
@@ -232,10 +263,14 @@ def _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half
             peak[j] = pk2 if ((insb or start) and not end) else 0.0
             if end:
                 nsp[j] += 1
+            if arr[j] < 0 and a <= tas[j]:
+                arr[j] = t
             if a < ths[j]:
                 cur[j] += 1
                 if cur[j] > longest[j]:
                     longest[j] = cur[j]
+                if cur[j] == plen and fst[j] < 0:
+                    fst[j] = t - plen + 1
             else:
                 cur[j] = 0
             if t == half:
@@ -296,11 +331,14 @@ def _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half
                 es[j] = lr[c] * math.ldexp(1.0, (k - 2) * ex[j] - ev[j] // 2)
                 feps[j] = math.ldexp(eps[c], -(ev[j] // 2))
                 ths[j] = math.ldexp(thr[j], -ex[j])
+                tas[j] = math.ldexp(ARRIVAL * lr[c], -ex[j])
     for j in range(n):
         c = c0 + j
         if tstop[j] == -2:
-            a_, b_, c_, d_, e_ = cell_phases(k, curv, bc, lr[c], b1[c], b2[c], eps[c], x0[c], steps, depth, spike_up, half)
+            a_, b_, c_, d_, e_, f_, g_ = cell_phases(k, curv, bc, lr[c], b1[c], b2[c], eps[c], x0[c], steps, depth, spike_up,
+                                                     half, plen)
             phase_steps[c], phase_steps_half[c], min_log2x_half[c], final_log2x_half[c], n_spikes_half[c] = a_, b_, c_, d_, e_
+            arrival_step[c], phase_start[c] = f_, g_
             continue
         if tstop[j] < half:  # stopped early: the half-run statistics are those so far
             lh[j] = longest[j]
@@ -313,17 +351,20 @@ def _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half
         min_log2x_half[c] = mh[j]
         final_log2x_half[c] = fh[j]
         n_spikes_half[c] = nh[j]
+        arrival_step[c] = arr[j]
+        phase_start[c] = fst[j]
 
 
 @njit(parallel=True, cache=True)
-def _phase_cells(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half,
-                 phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half):
+def _phase_cells(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen,
+                 phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half, arrival_step, phase_start):
     n = lr.shape[0]
     nb = (n + LANES - 1) // LANES
     for blk in prange(nb):
         c0 = blk * LANES
-        _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, c0, min(c0 + LANES, n),
-                      phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half)
+        _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, c0, min(c0 + LANES, n),
+                      phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half, arrival_step,
+                      phase_start)
 
 
 def covered(optimizer: str, params: dict) -> np.ndarray:
@@ -337,16 +378,19 @@ def covered(optimizer: str, params: dict) -> np.ndarray:
     return ok
 
 
-def phase_statistics(k, curv, bias_correction, lr, beta1, beta2, eps, x0, steps, *, depth, spike_factor):
+def phase_statistics(k, curv, bias_correction, lr, beta1, beta2, eps, x0, steps, *, depth, spike_factor,
+                     phase_length=8):
     """Per-cell :data:`PHASE_OUTPUTS` for cells of one ``k`` and curvature (1-D arrays).
 
     ``depth``: decades below ``c lr^k/k`` that count as an exponential phase (the scan's
-    ``plateau_depth``); ``spike_factor``: the scan's spike threshold (for the half-run spike count).
+    ``plateau_depth``); ``spike_factor``: the scan's spike threshold (for the half-run spike count);
+    ``phase_length``: the phase length whose first occurrence ``phase_start`` records (the scan's
+    ``phase_length``).
     """
     lr = np.ascontiguousarray(lr, dtype=np.float64)
     n = lr.shape[0]
     out = {key: np.empty(n, dt) for key, dt in PHASE_OUTPUTS.items()}
     arrays = [np.ascontiguousarray(np.broadcast_to(a, (n,)), dtype=np.float64) for a in (beta1, beta2, eps, x0)]
     _phase_cells(int(k), float(curv), bool(bias_correction), lr, *arrays, int(steps), float(depth),
-                 float(spike_factor) ** (1.0 / k), int(steps) // 2, *[out[key] for key in PHASE_OUTPUTS])
+                 float(spike_factor) ** (1.0 / k), int(steps) // 2, int(phase_length), *[out[key] for key in PHASE_OUTPUTS])
     return out

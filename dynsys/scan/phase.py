@@ -30,10 +30,11 @@ __all__ = ["phase_diagram", "PhaseJob", "compute_chunk", "BYTES_PER_CELL", "KERN
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam", "adamw")
 OBJECTIVES = ("power", "quadratic")
 #: bytes of result per cell (all output variables, :data:`_RESULT`)
-BYTES_PER_CELL = 69
+BYTES_PER_CELL = 77
 #: bumped whenever the kernels' arithmetic or outputs change (a store from another version is refused);
-#: 2: the exponential-phase statistics of :mod:`dynsys.scan.episodes` are stored with each chunk
-KERNEL_VERSION = 3
+#: 2: the exponential-phase statistics of :mod:`dynsys.scan.episodes` are stored with each chunk;
+#: 4: the phase pass also records arrival_step and phase_start (the onset of the first phase)
+KERNEL_VERSION = 4
 #: largest number of steps per cell
 MAX_STEPS = 10**9
 
@@ -138,7 +139,8 @@ def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False, device:
             if sel.size == 0:
                 continue
             sub = _ep.phase_statistics(int(kk), float(cc), bc, p["lr"][sel], b1[sel], b2[sel], eps[sel], p["x0"][sel],
-                                       job.steps, depth=job.plateau_depth, spike_factor=job.spike_factor)
+                                       job.steps, depth=job.plateau_depth, spike_factor=job.spike_factor,
+                                       phase_length=job.phase_length)
             for key in sub:
                 out[key][sel] = sub[key]
     return out
@@ -490,6 +492,7 @@ _RESULT = {
     "n_spikes": np.int32, "coupling_ratio": np.float64, "diverged": np.bool_, "status": np.int8,
     "fail_step": np.int64, "regime": np.int8, "predicted_regime": np.int8,
     "phase_steps": np.int32, "settled": np.int8, "boundary_distance": np.float64,
+    "arrival_step": np.int32, "phase_onset": np.int32,
 }
 
 
@@ -553,6 +556,9 @@ class _Result:
         d["phase_steps"][sl] = raw["phase_steps"]
         d["settled"][sl] = settled
         d["boundary_distance"][sl] = _distance(job, p, self.regimes, d["predicted_regime"][sl])
+        d["arrival_step"][sl] = raw["arrival_step"]
+        d["phase_onset"][sl] = np.where((raw["phase_start"] >= 0) & (raw["arrival_step"] >= 0),
+                                        raw["phase_start"] - raw["arrival_step"], -1)
 
     def dataset(self):
         import xarray as xr
@@ -587,6 +593,10 @@ class _Result:
                                      "-1: unknown (cell not followed by the phase pass)"},
             "boundary_distance": {"long_name": "beta1 distance to the nearest theory boundary (Eq. 8, existence, "
                                                "Eq. 9) at the cell's beta2 (NaN: no prediction)"},
+            "arrival_step": {"long_name": f"first step with |x| <= {_ep.ARRIVAL:g} lr: the run has come down to the "
+                                          "SignGD-like scale (-1: never, or not followed)", "units": "steps"},
+            "phase_onset": {"long_name": f"steps from arrival_step to the first exponential phase of at least "
+                                         f"{job.phase_length} steps (-1: none, or not followed)", "units": "steps"},
         }
         data = {key: xr.Variable(dims, arr.reshape(job.shape), attrs_of[key]) for key, arr in d.items()}
         coords = {job.x.name: (job.x.name, job.x.values()), job.y.name: (job.y.name, job.y.values())}
