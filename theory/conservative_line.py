@@ -12,10 +12,13 @@ so in the coordinates ``(u, W)``, ``W = (k-2)/k w^{k/(k-2)}`` (``dW = phi dw``),
 the fixed point or on periodic orbits (D16 is the special case ``w_n = w_0``). Consequences:
 
 * ``b1 < rho^k`` (left of Eq. 8): the map shrinks every area by the same factor per step;
-* ``b1 > rho^k`` (regimes II and III): it expands every area by ``b1/rho^k`` per step, so the plane
-  ``z = 0`` (where the loss converges) holds **no attractor of any kind** (no trapping region can map
-  into itself): an orbit that converges for a while must leave, i.e. spike. This is why the I/II line is
-  sharp in every scan, not just a local statement about the fixed point;
+* ``b1 > rho^k`` (regimes II and III): it expands every area by ``b1/rho^k`` per step (areas of images
+  counted with their number of preimages: the map need not be one-to-one, ``w'`` sees only ``|s|``), so
+  the plane ``z = 0`` (where the loss converges) holds no attractor on which the map is one-to-one: no
+  stable periodic orbit of any period (D16), no stable invariant circle, no trapping region mapped
+  injectively into itself. An orbit that converges for a while has nothing of that kind to settle on,
+  consistent with the I/II line being sharp in every scan (a global statement, not only about the fixed
+  point; attractors on which the map folds are not excluded by this argument);
 * ``b1 = rho^k`` **exactly** (the line itself; ``b1 = b2`` for ``k = 4``): the map is area-preserving.
   At the fixed point ``det J = 1`` and ``2 - tr J = (k-2) (1-rho)^2 rho^{-1} > 0``, while
   ``2 + tr J > 0`` is Eq. 9 on the line (for ``k = 4``: ``tr J = 6 - 2 (rho + 1/rho)``, Eq. 9 is
@@ -208,8 +211,8 @@ register(Claim(
     id="D17", paper=PAPER,
     statement=("(toolkit, beyond math.md; why the I/II line is sharp and what happens on it) In the coordinates (u, W), "
                "W = (k-2)/k w^{k/(k-2)}, the decoupled (z = 0) normalized map has the constant Jacobian determinant "
-               "b1/rho^k: it shrinks every area left of Eq. 8, expands every area right of it (no attractor in z = 0, so a "
-               "converging orbit must spike), and on the line b1 = rho^k it is area-preserving with an elliptic fixed point "
+               "b1/rho^k: it shrinks every area left of Eq. 8, expands every area right of it (no stable periodic orbit or invariant circle, no "
+               "injective trapping region in z = 0), and on the line b1 = rho^k it is area-preserving with an elliptic fixed point "
                "where Eq. 9 holds: Lyapunov stable, the loss converging at the fixed point's rate (regime I). Pass criterion: "
                "the constant-Jacobian law along orbits to 1e-9, bounded orbits on the line, and >= 90 % of the k = 4 cells "
                "b1 = b2 converging for the whole run"),

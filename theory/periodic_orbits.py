@@ -1,5 +1,8 @@
 """Claim D16: the decoupled normalized Adam map expands area by ``beta1/(sqrt(beta2) s^2)`` per step.
 
+(Generalized by claim D17, :mod:`theory.conservative_line`: with the density ``w^{2/(k-2)}`` the
+Jacobian is the constant ``beta1/rho^k`` at every state, not only over periodic orbits.)
+
 Beyond math.md (issue 13). The decoupled (``z = 0``) normalized map of D1,
 ``u' = b1 u/s^{k-1} + 1 - b1``, ``w' = w s^{k-2}/sqrt(b2)`` with ``s = 1 - u w``, has the Jacobian
 determinant (derived with sympy below, for every even ``k``)::
