@@ -17,8 +17,9 @@ MATH_MD_IDS = ([f"A{i}" for i in range(1, 7)] + [f"D{i}" for i in range(1, 15)] 
                + [f"C{i}" for i in range(1, 5)])
 #: claims the toolkit adds beyond math.md (theory/regime_boundaries.py: why D12's II/III boundary is approximate;
 #: theory/periodic_orbits.py: the periodic orbits the phases past it sit on;
-#: theory/conservative_line.py: the decoupled map is area-preserving on the I/II line)
-TOOLKIT_IDS = ["D15", "D16", "D17"]
+#: theory/conservative_line.py: the decoupled map is area-preserving on the I/II line;
+#: theory/coupled_cycles.py: the stable coupled cycles Thm 6.1 leaves out)
+TOOLKIT_IDS = ["D15", "D16", "D17", "D18"]
 
 
 def _dynsys(*args, timeout=300):

@@ -32,6 +32,7 @@ PAPER_MODULES = (
     "theory.regime_boundaries",
     "theory.periodic_orbits",
     "theory.conservative_line",
+    "theory.coupled_cycles",
 )
 
 ORDER = ("A", "D", "E", "F", "C")

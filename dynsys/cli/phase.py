@@ -54,6 +54,8 @@ def register(subparsers):
                    help="an exponential phase: at least this many consecutive steps that deep (default 8)")
     p.add_argument("--sustained-rule", action="store_true",
                    help="the first classification rule instead (a whole 32-step window that deep; no phase pass, faster)")
+    p.add_argument("--coupled-cycles", action="store_true",
+                   help="also search each predicted cell for a stable coupled cycle (claim D18; variable coupled_cycle)")
     p.add_argument("--coupling-window", type=float, default=0.1,
                    help="final fraction of the run over which v/g^2 is averaged (default 0.1)")
     p.add_argument("--chunk", type=int, default=None,
@@ -103,7 +105,7 @@ def run(args):
         beta1=args.beta1, beta2=args.beta2, eps=args.eps, weight_decay=args.weight_decay, lr_decay=args.lr_decay,
         bias_correction=args.bias_correction, curvature=args.curvature, spike_factor=args.spike_factor,
         plateau_depth=args.plateau_depth, coupling_window=args.coupling_window, chunk=args.chunk, store=store,
-        phase_length=None if args.sustained_rule else args.phase_length,
+        phase_length=None if args.sustained_rule else args.phase_length, coupled_cycles=args.coupled_cycles,
         resume=args.resume, scheduler=args.scheduler, progress=not args.no_progress, counters=counters,
         device=args.device)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

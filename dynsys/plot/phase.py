@@ -84,7 +84,7 @@ def draw_boundaries(ax, k, *, b1_axis="x", b2_range=(1e-6, 1.0), n=600, legend=T
 
 
 def plot_phase(ds, var="min_loss", ax=None, *, zoom=None, theory=True, colorbar=True, title=None, vmin=None, vmax=None,
-               mark_unsettled=True):
+               mark_unsettled=True, mark_bistable=True):
     """Heatmap of ``ds[var]`` over the two swept parameters, theory boundaries on top.
 
     Parameters
@@ -102,6 +102,10 @@ def plot_phase(ds, var="min_loss", ax=None, *, zoom=None, theory=True, colorbar=
     mark_unsettled : bool
         On the ``regime`` panel, mark with a black dot the cells whose label is not settled
         (``settled == 0``: the first half of the run gives another regime).
+    mark_bistable : bool
+        On the ``regime`` and ``predicted_regime`` panels of a scan with ``coupled_cycles=True``,
+        mark with a grey cross the predicted-II cells where a stable coupled cycle coexists with the
+        unstable fixed point (claim D18: the run may be captured by it and oscillate, III).
 
     Returns
     -------
@@ -151,6 +155,14 @@ def plot_phase(ds, var="min_loss", ax=None, *, zoom=None, theory=True, colorbar=
         if uns.any():
             iy, ix = np.nonzero(uns)
             ax.scatter(xs[ix], ys[iy], s=2.0, c="k", marker=".", linewidths=0, label=f"unsettled ({uns.sum()} cells)")
+    if (mark_bistable and var in ("regime", "predicted_regime") and "coupled_cycle" in ds.data_vars
+            and "predicted_regime" in ds.data_vars):
+        bis = ((ds["coupled_cycle"].transpose(yn, xn).values > 0)
+               & (ds["predicted_regime"].transpose(yn, xn).values == 2))
+        if bis.any():
+            iy, ix = np.nonzero(bis)
+            ax.scatter(xs[ix], ys[iy], s=6.0, c="0.45", marker="x", linewidths=0.5,
+                       label=f"bistable: stable coupled cycle ({bis.sum()} cells)")
     k = _theory_k(ds) if theory else None
     if k is not None:
         b1_axis = "x" if xn == "beta1" else "y"

@@ -30,7 +30,7 @@ __all__ = ["phase_diagram", "PhaseJob", "compute_chunk", "BYTES_PER_CELL", "KERN
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam", "adamw")
 OBJECTIVES = ("power", "quadratic")
 #: bytes of result per cell (all output variables, :data:`_RESULT`)
-BYTES_PER_CELL = 77
+BYTES_PER_CELL = 78
 #: bumped whenever the kernels' arithmetic or outputs change (a store from another version is refused);
 #: 2: the exponential-phase statistics of :mod:`dynsys.scan.episodes` are stored with each chunk;
 #: 4: the phase pass also records arrival_step and phase_start (the onset of the first phase)
@@ -58,6 +58,7 @@ class PhaseJob:
     chunk: int
     phase_length: int | None = 8
     confidence_margin: float = 0.02
+    coupled_cycles: bool = False
 
     @property
     def shape(self):
@@ -80,7 +81,7 @@ class PhaseJob:
             "spike_factor": self.spike_factor, "plateau_depth": self.plateau_depth,
             "coupling_window": self.coupling_window, "chunk": self.chunk, "kernel_version": KERNEL_VERSION,
             "phase_length": -1 if self.phase_length is None else self.phase_length,
-            "confidence_margin": self.confidence_margin,
+            "confidence_margin": self.confidence_margin, "coupled_cycles": int(self.coupled_cycles),
         }
         for name, val in self.fixed:
             d[name] = val
@@ -162,7 +163,7 @@ def _available_memory() -> int:
 
 def _build_job(optimizer, objective, k, x, y, lr, steps, x0, beta1, beta2, eps, weight_decay, lr_decay,
                bias_correction, curvature, spike_factor, plateau_depth, coupling_window, chunk, phase_length=8,
-               confidence_margin=0.02) -> PhaseJob:
+               confidence_margin=0.02, coupled_cycles=False) -> PhaseJob:
     check_choice("optimizer", optimizer, OPTIMIZERS)
     check_choice("objective", objective, OBJECTIVES)
     xa = parse_axis("x", x)
@@ -223,8 +224,10 @@ def _build_job(optimizer, objective, k, x, y, lr, steps, x0, beta1, beta2, eps, 
     if phase_length is not None:
         phase_length = check_int("phase_length", phase_length, low=1, high=MAX_STEPS)
     confidence_margin = check_in_range("confidence_margin", confidence_margin, 0.0, 1.0)
+    if not isinstance(coupled_cycles, (bool, np.bool_)):
+        raise ValueError(f"coupled_cycles = {coupled_cycles!r} is not a bool; allowed: True or False")
     return PhaseJob(optimizer, objective, xa, ya, tuple(fixed), bool(bias_correction), steps, spike_factor,
-                    plateau_depth, coupling_window, chunk, phase_length, confidence_margin)
+                    plateau_depth, coupling_window, chunk, phase_length, confidence_margin, bool(coupled_cycles))
 
 
 # value a hyperparameter must have when the optimizer does not use it
@@ -235,8 +238,8 @@ _NEUTRAL = {"beta1": 0.9, "beta2": 0.999, "eps": 0.0, "weight_decay": 0.0, "lr":
 def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 1.0, 50), y=("beta2", 0.0, 1.0, 50),
                   lr=None, steps=10_000, x0=1.0, beta1=0.9, beta2=0.999, eps=0.0, weight_decay=0.0, lr_decay=1.0,
                   bias_correction=False, curvature=1.0, spike_factor=100.0, plateau_depth=5.0, coupling_window=0.1,
-                  phase_length=8, confidence_margin=0.02, chunk=None, store=None, resume=False, scheduler=None,
-                  progress=True, reference=False, counters=None, device="cpu"):
+                  phase_length=8, confidence_margin=0.02, coupled_cycles=False, chunk=None, store=None, resume=False,
+                  scheduler=None, progress=True, reference=False, counters=None, device="cpu"):
     """Phase diagram of ``optimizer`` on ``objective`` over two hyperparameters.
 
     Each cell runs ``steps`` updates of the optimizer (PyTorch convention, see
@@ -275,6 +278,11 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
     confidence_margin : float
         Cells at least this far (in beta1) from every theory boundary and ``settled`` count in
         ``agreement_confident_regime1..3``.
+    coupled_cycles : bool
+        Also search every cell with a prediction for a stable *coupled* periodic orbit (``|x| ~ lr``,
+        ``v`` coupled to ``g^2``), an attractor Thm 6.1 does not consider
+        (:func:`dynsys.coupled_cycles.stable_coupled_cycle`, claim D18; about 0.2 ms per cell):
+        ``coupled_cycle`` holds its period (0: none found) and the attrs split the agreement by it.
     coupling_window : float
         Fraction of the run (at its end) over which the coupling ratio is averaged.
     chunk : int, optional
@@ -312,15 +320,18 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         the theory makes no prediction); the confidence of each cell: ``phase_steps`` (longest
         exponential phase, -1 where not followed), ``settled`` (1: the first half of the run gives
         the same regime, 0: it does not, -1: unknown) and ``boundary_distance`` (beta1 distance to
-        the nearest theory boundary at the cell's beta2, NaN without a prediction).
+        the nearest theory boundary at the cell's beta2, NaN without a prediction), ``arrival_step`` and
+        ``phase_onset`` (first step with ``|x| <= 2 lr``; steps from it to the first exponential phase)
+        and ``coupled_cycle`` (period of a stable coupled cycle, 0: none, -1: not searched).
         ``attrs``: every setting, ``agreement`` (fraction of cells with a prediction whose observed
         regime equals it; NaN if none), ``agreement_regime1..3``, ``agreement_confident_regime1..3``
         (the same over settled cells at least ``confidence_margin`` from every boundary),
         ``cells_unsettled``, ``agreement_nonmarginal_regime1..3`` (the same over the cells not exactly on
         a boundary, ``boundary_distance > 0``: on ``beta1 == beta2`` for ``k = 4``, ``det J = 1``, the
         linear theory is inconclusive and the cells are predicted I by claim D17 (Lyapunov stable);
-        ``cells_marginal`` counts the others), ``regime_codes`` and
-        ``status_codes``.
+        ``cells_marginal`` counts the others), with ``coupled_cycles``: ``cells_with_cycle_regime1..3``,
+        ``agreement_with_cycle_regime1..3`` and ``agreement_cycle_free_regime1..3`` (predicted cells
+        with / without a stable coupled cycle), ``regime_codes`` and ``status_codes``.
     """
     from dynsys import regimes
 
@@ -329,7 +340,7 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
         chunk = _default_chunk(device, store, resume, scheduler, _grid_cells(x, y))
     job = _build_job(optimizer, objective, k, x, y, lr, steps, x0, beta1, beta2, eps, weight_decay, lr_decay,
                      bias_correction, curvature, spike_factor, plateau_depth, coupling_window, chunk, phase_length,
-                     confidence_margin)
+                     confidence_margin, coupled_cycles)
     need = job.ncells * BYTES_PER_CELL
     avail = _available_memory()
     if need > avail // 2:
@@ -492,7 +503,7 @@ _RESULT = {
     "n_spikes": np.int32, "coupling_ratio": np.float64, "diverged": np.bool_, "status": np.int8,
     "fail_step": np.int64, "regime": np.int8, "predicted_regime": np.int8,
     "phase_steps": np.int32, "settled": np.int8, "boundary_distance": np.float64,
-    "arrival_step": np.int32, "phase_onset": np.int32,
+    "arrival_step": np.int32, "phase_onset": np.int32, "coupled_cycle": np.int8,
 }
 
 
@@ -559,6 +570,7 @@ class _Result:
         d["arrival_step"][sl] = raw["arrival_step"]
         d["phase_onset"][sl] = np.where((raw["phase_start"] >= 0) & (raw["arrival_step"] >= 0),
                                         raw["phase_start"] - raw["arrival_step"], -1)
+        d["coupled_cycle"][sl] = _cycles(job, p, d["predicted_regime"][sl])
 
     def dataset(self):
         import xarray as xr
@@ -597,6 +609,8 @@ class _Result:
                                           "SignGD-like scale (-1: never, or not followed)", "units": "steps"},
             "phase_onset": {"long_name": f"steps from arrival_step to the first exponential phase of at least "
                                          f"{job.phase_length} steps (-1: none, or not followed)", "units": "steps"},
+            "coupled_cycle": {"long_name": "period of a stable coupled periodic orbit (|x| ~ lr, v coupled to g^2; "
+                                           "claim D18) found from the exact 2-cycle: 0 none, -1 not searched"},
         }
         data = {key: xr.Variable(dims, arr.reshape(job.shape), attrs_of[key]) for key, arr in d.items()}
         coords = {job.x.name: (job.x.name, job.x.values()), job.y.name: (job.y.name, job.y.values())}
@@ -627,6 +641,16 @@ class _Result:
             attrs[f"agreement_nonmarginal_regime{code}"] = (float(np.count_nonzero(sel & (regime == code)) / n)
                                                             if n else float("nan"))
             attrs[f"cells_nonmarginal_regime{code}"] = n
+        if job.coupled_cycles:
+            # claim D18: a stable coupled cycle is an attractor of its own (bistable with an unstable fixed point)
+            cyc = d["coupled_cycle"]
+            for code in (1, 2, 3):
+                for name, sel in (("with_cycle", (predicted == code) & (cyc > 0)),
+                                  ("cycle_free", (predicted == code) & (cyc == 0))):
+                    n = int(np.count_nonzero(sel))
+                    attrs[f"agreement_{name}_regime{code}"] = (float(np.count_nonzero(sel & (regime == code)) / n)
+                                                               if n else float("nan"))
+                attrs[f"cells_with_cycle_regime{code}"] = int(np.count_nonzero((predicted == code) & (cyc > 0)))
         ds.attrs.update(attrs)
         return ds
 
@@ -643,6 +667,22 @@ def _distance(job, p, regimes, predicted):
         sel = (predicted >= 0) & (p["k"] == kk) & (p["beta2"] > 0)
         if kk >= 4 and sel.any():
             out[sel] = regimes.boundary_distance(b1[sel], p["beta2"][sel], int(kk))
+    return out
+
+
+def _cycles(job, p, predicted):
+    """Period of a stable coupled cycle (claim D18) for the cells with a prediction (k >= 4), 0 none found;
+    -1 where not searched (``coupled_cycles`` off, or no prediction)."""
+    out = np.full(predicted.shape[0], -1, dtype=np.int8)
+    if not job.coupled_cycles:
+        return out
+    from dynsys.coupled_cycles import stable_coupled_cycle
+
+    b1 = p["beta1"] if job.optimizer != "rmsprop" else np.zeros(predicted.shape[0])
+    for kk in np.unique(p["k"]):
+        sel = (predicted >= 0) & (p["k"] == kk) & (p["beta2"] > 0)
+        if kk >= 4 and sel.any():
+            out[sel] = stable_coupled_cycle(b1[sel], p["beta2"][sel], int(kk))[0]
     return out
 
 

@@ -1,0 +1,164 @@
+"""Stable *coupled* periodic orbits of Adam on ``x^k/k``: the attractors Thm 6.1 does not look at.
+
+Thm 6.1 of the degenerate-polynomials paper (math.md D12) decides the regime from the non-trivial fixed
+point of the normalized map, which lives in the decoupled plane ``z = x^2/lr^2 = 0``. Adam also has
+periodic orbits at the SignGD-like scale ``|x| ~ lr`` with ``v`` coupled to ``g^2`` (``z > 0``): the exact
+2-cycle ``x -> -x``, ``|x| = lr (1-b1)/(2(1+b1))``, ``v = g^2`` of math.md D2, and, where it has lost
+stability, period-4, 6, ... orbits around it. Where such an orbit is **stable** it is an attractor of its
+own: in a predicted-II cell (fixed point unstable) the run may be captured by it before it ever converges
+and then oscillates for ever (observed III); in a predicted-III cell (no fixed point) it holds the run
+away from the exponential phases of the ghost band (claims D15/D16). Claim D18
+(``theory/coupled_cycles.py``) measures both on the 96 x 96 grids of issue 13.
+
+:func:`stable_coupled_cycle` looks for one: from the exact 2-cycle and five small perturbations of it,
+the raw Adam map (eps = 0, no bias correction; in units of ``lr``, so ``lr`` and ``x0`` do not matter:
+the map is covariant under ``x -> c x``, ``lr -> c lr``) is iterated ``settle`` steps; if the orbit has
+then closed on itself within ``max_period`` steps (to 1e-10 relative in ``x``, ``m``, ``v``), its Floquet
+multipliers (the exact product of the one-step Jacobians around the cycle, in relative coordinates) decide
+whether it is stable. It reports the period of the first stable cycle found (0: none found; an orbit
+that converges, diverges, is chaotic, or closes only after more than ``max_period`` steps) and its
+spectral radius. This finds the stable cycles *reachable from near the 2-cycle*; a stable cycle elsewhere
+in state space would be missed (reported 0).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from dynsys._validate import check_even_k, check_int
+
+__all__ = ["stable_coupled_cycle", "two_cycle"]
+
+_SEEDS = ((1.0, 1.0, 1.0), (1.01, 1.0, 1.0), (0.99, 1.0, 1.0), (1.0, 1.02, 1.0), (1.0, 1.0, 0.97), (1.1, 0.9, 1.05))
+_TOL = 1e-10
+
+
+@njit(inline="always")
+def _step(x, m, v, b1, b2, k):
+    """One Adam step in units of lr (PyTorch order, eps = 0, no bias correction)."""
+    g = x ** (k - 1)
+    m = b1 * m + (1.0 - b1) * g
+    v = b2 * v + (1.0 - b2) * g * g
+    if not (v > 0.0):
+        return math.nan, m, v
+    return x - m / math.sqrt(v), m, v
+
+
+@njit(cache=True)
+def _floquet_radius(x, m, v, b1, b2, k, p):
+    """Spectral radius of the product of the one-step Jacobians around the cycle through ``(x, m, v)``,
+    in relative coordinates ``(dx/x, dm/m, dv/v)`` (a similarity: the same eigenvalues)."""
+    J = np.eye(3)
+    for _ in range(p):
+        g = x ** (k - 1)
+        gx = (k - 1) * x ** (k - 2)
+        mn = b1 * m + (1.0 - b1) * g
+        vn = b2 * v + (1.0 - b2) * g * g
+        r = math.sqrt(vn)
+        A = np.empty((3, 3))
+        dmx = (1.0 - b1) * gx
+        dvx = 2.0 * (1.0 - b2) * g * gx
+        A[1, 0] = dmx
+        A[1, 1] = b1
+        A[1, 2] = 0.0
+        A[2, 0] = dvx
+        A[2, 1] = 0.0
+        A[2, 2] = b2
+        A[0, 0] = 1.0 - dmx / r + mn * dvx / (2.0 * vn * r)
+        A[0, 1] = -b1 / r
+        A[0, 2] = mn * b2 / (2.0 * vn * r)
+        xn = x - mn / r
+        before = np.array([x, m, v])
+        after = np.array([xn, mn, vn])
+        for i in range(3):
+            for j in range(3):
+                A[i, j] = A[i, j] * before[j] / after[i]
+        J = A @ J
+        x, m, v = xn, mn, vn
+    ev = np.linalg.eigvals(J.astype(np.complex128))
+    return np.max(np.abs(ev))
+
+
+@njit(cache=True)
+def _search(b1, b2, k, settle, pmax):
+    a = (1.0 - b1) / (2.0 * (1.0 + b1))
+    g = a ** (k - 1)
+    m0 = -(1.0 - b1) * g / (1.0 + b1)
+    v0 = g * g
+    seeds = np.array(_SEEDS)
+    xs = np.empty(pmax + 1)
+    ms = np.empty(pmax + 1)
+    vs = np.empty(pmax + 1)
+    for s in range(seeds.shape[0]):
+        x, m, v = a * seeds[s, 0], m0 * seeds[s, 1], v0 * seeds[s, 2]
+        ok = True
+        for _ in range(settle):
+            x, m, v = _step(x, m, v, b1, b2, k)
+            if not (abs(x) < 1e10) or abs(x) < 1e-30 or not (v > 0.0):
+                ok = False
+                break
+        if not ok:
+            continue
+        xs[0], ms[0], vs[0] = x, m, v
+        for i in range(1, pmax + 1):
+            x, m, v = _step(x, m, v, b1, b2, k)
+            xs[i], ms[i], vs[i] = x, m, v
+        for p in range(1, pmax + 1):
+            if (abs(xs[p] - xs[0]) <= _TOL * abs(xs[0]) and abs(ms[p] - ms[0]) <= _TOL * abs(ms[0])
+                    and abs(vs[p] - vs[0]) <= _TOL * abs(vs[0])):
+                r = _floquet_radius(xs[0], ms[0], vs[0], b1, b2, k, p)
+                if r < 1.0:
+                    return p, r
+                break
+    return 0, math.nan
+
+
+@njit(parallel=True, cache=True)
+def _search_cells(b1, b2, k, settle, pmax, period, radius):
+    for i in prange(b1.shape[0]):
+        p, r = _search(b1[i], b2[i], k, settle, pmax)
+        period[i] = p
+        radius[i] = r
+
+
+def two_cycle(beta1, k):
+    """The exact 2-cycle of math.md D2 in units of ``lr``: ``x = +-a``, ``a = (1-b1)/(2(1+b1))``,
+    ``m = -+(1-b1) a^{k-1}/(1+b1)`` (the state after a step from ``-+a``), ``v = a^{2(k-1)}``.
+    Returns ``(a, m, v)`` for the point ``x = +a``."""
+    k = check_even_k("k", k, minimum=4)
+    b1 = np.asarray(beta1, dtype=np.float64)
+    if not np.all((b1 >= 0) & (b1 < 1)):
+        raise ValueError(f"beta1 = {beta1!r} is out of range; allowed: 0 <= beta1 < 1")
+    a = (1.0 - b1) / (2.0 * (1.0 + b1))
+    g = a ** (k - 1)
+    return a, -(1.0 - b1) * g / (1.0 + b1), g * g
+
+
+def stable_coupled_cycle(beta1, beta2, k, *, max_period=16, settle=4000):
+    """Period and Floquet spectral radius of a stable coupled cycle of Adam on ``x^k/k`` (eps = 0, no bias
+    correction), searched from the exact 2-cycle (module docstring); period 0 (radius NaN) where none is
+    found. ``beta1``, ``beta2``: scalars or arrays (broadcast). Returns ``(period, radius)`` (int8 and
+    float64 arrays, or Python scalars for scalar input)."""
+    k = check_even_k("k", k, minimum=4)
+    max_period = check_int("max_period", max_period, low=1, high=64)
+    settle = check_int("settle", settle, low=1)
+    b1 = np.asarray(beta1, dtype=np.float64)
+    b2 = np.asarray(beta2, dtype=np.float64)
+    if not np.all(np.isfinite(b1)) or np.any(b1 < 0) or np.any(b1 >= 1):
+        raise ValueError(f"beta1 = {beta1!r} is out of range; allowed: 0 <= beta1 < 1")
+    if not np.all(np.isfinite(b2)) or np.any(b2 <= 0) or np.any(b2 >= 1):
+        raise ValueError(f"beta2 = {beta2!r} is out of range; allowed: 0 < beta2 < 1")
+    b1, b2 = np.broadcast_arrays(b1, b2)
+    shape = b1.shape
+    f1 = np.ascontiguousarray(b1.ravel())
+    f2 = np.ascontiguousarray(b2.ravel())
+    period = np.zeros(f1.size, np.int64)
+    radius = np.full(f1.size, np.nan)
+    _search_cells(f1, f2, k, settle, max_period, period, radius)
+    period = period.astype(np.int8).reshape(shape)
+    radius = radius.reshape(shape)
+    if period.ndim == 0:
+        return int(period), float(radius)
+    return period, radius
