@@ -154,3 +154,19 @@ def test_regime_plot_marks_the_bistable_cells():
     assert len(marks) == 1 and len(marks[0].get_offsets()) == n
     assert not [c for c in plot_phase(ds, "regime", mark_bistable=False).collections
                 if c.get_label().startswith("bistable")]
+
+
+def test_figure_coupled_cycles(tmp_path):
+    from dynsys.figures import load_figure
+
+    mod = load_figure("degenerate_coupled_cycles")
+    data = mod.compute(quick=True)  # 32 x 32, 3000 steps
+    assert mod.plot(data, tmp_path)[0].stat().st_size > 5_000
+    for k in (4, 6, 8):
+        num = data["numbers"][f"k{k}"]
+        # measured: II->III misses on a cycle 5/12, 3/4, 2/3; III->II misses on a cycle 0/21, 1/34, 0/38;
+        # II agreement 0.797 / 0.909 / 0.909 -> 0.857 / 0.970 / 0.962 without a cycle
+        assert num["misses_II_to_III_on_a_cycle"] >= 0.4 * num["misses_II_to_III"]
+        assert num["misses_III_to_II_on_a_cycle"] <= 0.05 * num["misses_III_to_II"]
+        assert num["agreement_cycle_free_regime2"] > num["agreement_regime2"] + 0.04
+        assert num["agreement_with_cycle_regime3"] >= 0.97
