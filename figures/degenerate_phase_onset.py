@@ -90,10 +90,11 @@ def plot(data: dict, outdir) -> list:
         ax.axvline(0, color="r", ls=":", lw=1.2, label="existence line (Thm 4.1 i)")
         ax.set_yscale("log")
         ax.set_xlim(-0.2, 0.2)
-        ax.set_xlabel("$\\beta_1 - \\beta_2^{(k-1)/(2(k-2))}$ (signed distance to the existence line)")
-        ax.set_ylabel("phase onset + 1 (steps after arrival at $|x| \\leq 2\\eta$)")
-        ax.set_title(f"({'abc'[KS.index(k)]}) k={k}, observed-II cells: median onset {num['median_onset_inside']:.0f} "
-                     f"inside (<= -0.03), {num['median_onset_past']:.0f} past (>= 0.02)", fontsize=8)
+        ax.set_xlabel("$\\beta_1 - \\beta_2^{(k-1)/(2(k-2))}$ (distance past the existence line)")
+        ax.set_ylabel("phase onset + 1 (steps after $|x| \\leq 2\\eta$)")
+        ax.set_title(f"({'abc'[KS.index(k)]}) k={k}, observed-II cells: median onset\n"
+                     f"{num['median_onset_inside']:.0f} steps inside (<= -0.03), {num['median_onset_past']:.0f} past (>= 0.02)",
+                     fontsize=8)
         if k == KS[0]:
             ax.legend(loc="upper left", fontsize=6)
     fig.colorbar(sc, ax=axes[2], label="$\\beta_2$", shrink=0.9)
@@ -104,9 +105,9 @@ def plot(data: dict, outdir) -> list:
         ax.plot(CUTOFFS, trade[:, 1], "--s", color=color, ms=3, label=f"k={k}: regime III")
     ax.axhline(0.95, color="k", lw=0.8, ls="-.", label="target 0.95")
     ax.set_xscale("log")
-    ax.set_xlabel("cutoff D (steps): regime II needs a first phase within D steps of arrival")
+    ax.set_xlabel("cutoff D (steps): II needs a first phase within D steps")
     ax.set_ylabel("agreement with Thm 6.1")
-    ax.set_title("(d) no cutoff gives 0.95 in both II and III (best min: "
+    ax.set_title("(d) no cutoff gives 0.95 in both II and III\n(best min(II, III): "
                  + " / ".join(f"{data['numbers'][f'k{k}']['best_min_of_two']:.3f}" for k in KS) + ")", fontsize=8)
     ax.legend(fontsize=6, loc="lower right")
     return [save(fig, outdir, NAME)]
