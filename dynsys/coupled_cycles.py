@@ -12,10 +12,11 @@ away from the exponential phases of the ghost band (claims D15/D16). Claim D18
 
 :func:`stable_coupled_cycle` looks for one: from the exact 2-cycle and five small perturbations of it,
 the raw Adam map (eps = 0, no bias correction; in units of ``lr``, so ``lr`` and ``x0`` do not matter:
-the map is covariant under ``x -> c x``, ``lr -> c lr``) is iterated ``settle`` steps; if the orbit has
-then closed on itself within ``max_period`` steps (to 1e-10 relative in ``x``, ``m``, ``v``), its Floquet
-multipliers (the exact product of the one-step Jacobians around the cycle, in relative coordinates) decide
-whether it is stable. It reports the period of the first stable cycle found (0: none found; an orbit
+the map is covariant under ``x -> c x``, ``lr -> c lr``) is iterated ``settle`` steps; if the orbit then
+returns within 1 % of itself after ``p <= max_period`` steps, Newton's method on ``F^p(s) = s`` (with the
+exact product of the one-step Jacobians, in relative coordinates) refines the cycle to 1e-10 and its
+Floquet multipliers (the eigenvalues of that product) decide whether it is stable; the reported period
+is the cycle's minimal one. It reports the period of the first stable cycle found (0: none found; an orbit
 that converges, diverges, is chaotic, or closes only after more than ``max_period`` steps) and its
 spectral radius. This finds the stable cycles *reachable from near the 2-cycle*; a stable cycle elsewhere
 in state space would be missed (reported 0).
@@ -33,6 +34,8 @@ __all__ = ["stable_coupled_cycle", "two_cycle"]
 
 _SEEDS = ((1.0, 1.0, 1.0), (1.01, 1.0, 1.0), (0.99, 1.0, 1.0), (1.0, 1.02, 1.0), (1.0, 1.0, 0.97), (1.1, 0.9, 1.05))
 _TOL = 1e-10
+#: a settled orbit that returns within this relative distance after p steps is refined by Newton on F^p(s) = s
+_LOOSE = 1e-2
 
 
 @njit(inline="always")
@@ -47,38 +50,77 @@ def _step(x, m, v, b1, b2, k):
 
 
 @njit(cache=True)
-def _floquet_radius(x, m, v, b1, b2, k, p):
-    """Spectral radius of the product of the one-step Jacobians around the cycle through ``(x, m, v)``,
-    in relative coordinates ``(dx/x, dm/m, dv/v)`` (a similarity: the same eigenvalues)."""
+def _cycle_map(x, m, v, b1, b2, k, p):
+    """``F^p`` of the state and its Jacobian in relative coordinates (``dx/x0``, ``dm/m0``, ``dv/v0`` in,
+    relative to the start state's magnitudes out): a similarity of the exact Jacobian product."""
+    x0, m0, v0 = x, m, v
     J = np.eye(3)
+    A = np.empty((3, 3))
+    before = np.empty(3)
+    after = np.empty(3)
     for _ in range(p):
         g = x ** (k - 1)
         gx = (k - 1) * x ** (k - 2)
         mn = b1 * m + (1.0 - b1) * g
         vn = b2 * v + (1.0 - b2) * g * g
+        if not (vn > 0.0):
+            return math.nan, m, v, J
         r = math.sqrt(vn)
-        A = np.empty((3, 3))
         dmx = (1.0 - b1) * gx
         dvx = 2.0 * (1.0 - b2) * g * gx
+        A[0, 0] = 1.0 - dmx / r + mn * dvx / (2.0 * vn * r)
+        A[0, 1] = -b1 / r
+        A[0, 2] = mn * b2 / (2.0 * vn * r)
         A[1, 0] = dmx
         A[1, 1] = b1
         A[1, 2] = 0.0
         A[2, 0] = dvx
         A[2, 1] = 0.0
         A[2, 2] = b2
-        A[0, 0] = 1.0 - dmx / r + mn * dvx / (2.0 * vn * r)
-        A[0, 1] = -b1 / r
-        A[0, 2] = mn * b2 / (2.0 * vn * r)
         xn = x - mn / r
-        before = np.array([x, m, v])
-        after = np.array([xn, mn, vn])
+        before[0], before[1], before[2] = abs(x), abs(m), abs(v)
+        after[0], after[1], after[2] = abs(xn), abs(mn), abs(vn)
         for i in range(3):
             for j in range(3):
                 A[i, j] = A[i, j] * before[j] / after[i]
         J = A @ J
         x, m, v = xn, mn, vn
-    ev = np.linalg.eigvals(J.astype(np.complex128))
-    return np.max(np.abs(ev))
+    # back to the start state's scale (the state returns near it on a cycle)
+    fin = np.array([abs(x), abs(m), abs(v)])
+    st = np.array([abs(x0), abs(m0), abs(v0)])
+    for i in range(3):
+        for j in range(3):
+            J[i, j] = J[i, j] * fin[i] / st[i]
+    return x, m, v, J
+
+
+@njit(cache=True)
+def _closes(x, m, v, xp, mp, vp, tol):
+    return (abs(xp - x) <= tol * abs(x) and abs(mp - m) <= tol * abs(m) and abs(vp - v) <= tol * abs(v))
+
+
+@njit(cache=True)
+def _refine(x, m, v, b1, b2, k, p):
+    """Newton on ``F^p(s) = s`` from ``s`` (relative coordinates); returns ``(ok, x, m, v, radius)`` with the
+    Floquet spectral radius of the converged cycle."""
+    for _ in range(30):
+        xp, mp, vp, J = _cycle_map(x, m, v, b1, b2, k, p)
+        if not (math.isfinite(xp) and math.isfinite(mp) and math.isfinite(vp)):
+            return False, x, m, v, math.nan
+        if _closes(x, m, v, xp, mp, vp, _TOL):
+            ev = np.linalg.eigvals(J.astype(np.complex128))
+            return True, x, m, v, np.max(np.abs(ev))
+        res = np.array([(xp - x) / abs(x), (mp - m) / abs(m), (vp - v) / abs(v)])
+        try:
+            d = np.linalg.solve(J - np.eye(3), -res)
+        except Exception:  # singular: no isolated cycle here
+            return False, x, m, v, math.nan
+        x = x * (1.0 + d[0])
+        m = m * (1.0 + d[1])
+        v = v * (1.0 + d[2])
+        if not (v > 0.0) or x == 0.0 or m == 0.0:
+            return False, x, m, v, math.nan
+    return False, x, m, v, math.nan
 
 
 @njit(cache=True)
@@ -106,12 +148,23 @@ def _search(b1, b2, k, settle, pmax):
             x, m, v = _step(x, m, v, b1, b2, k)
             xs[i], ms[i], vs[i] = x, m, v
         for p in range(1, pmax + 1):
-            if (abs(xs[p] - xs[0]) <= _TOL * abs(xs[0]) and abs(ms[p] - ms[0]) <= _TOL * abs(ms[0])
-                    and abs(vs[p] - vs[0]) <= _TOL * abs(vs[0])):
-                r = _floquet_radius(xs[0], ms[0], vs[0], b1, b2, k, p)
-                if r < 1.0:
-                    return p, r
-                break
+            if not _closes(xs[0], ms[0], vs[0], xs[p], ms[p], vs[p], _LOOSE):
+                continue
+            good, x, m, v, r = _refine(xs[0], ms[0], vs[0], b1, b2, k, p)
+            if not good or not (r < 1.0):
+                continue
+            # the minimal period of the cycle Newton converged to
+            q = p
+            xq, mq, vq = x, m, v
+            for i in range(1, p):
+                xq, mq, vq = _step(xq, mq, vq, b1, b2, k)
+                if p % i == 0 and _closes(x, m, v, xq, mq, vq, 1e-8):
+                    q = i
+                    break
+            if q != p:
+                _, _, _, J = _cycle_map(x, m, v, b1, b2, k, q)
+                r = np.max(np.abs(np.linalg.eigvals(J.astype(np.complex128))))
+            return q, r
     return 0, math.nan
 
 
@@ -136,7 +189,7 @@ def two_cycle(beta1, k):
     return a, -(1.0 - b1) * g / (1.0 + b1), g * g
 
 
-def stable_coupled_cycle(beta1, beta2, k, *, max_period=16, settle=4000):
+def stable_coupled_cycle(beta1, beta2, k, *, max_period=32, settle=4000):
     """Period and Floquet spectral radius of a stable coupled cycle of Adam on ``x^k/k`` (eps = 0, no bias
     correction), searched from the exact 2-cycle (module docstring); period 0 (radius NaN) where none is
     found. ``beta1``, ``beta2``: scalars or arrays (broadcast). Returns ``(period, radius)`` (int8 and
