@@ -19,3 +19,15 @@ def perturbed(cid, key, factor):
     values = dict(der.values)
     values[key] = values[key] * factor
     return get_claim(cid).measure(dataclasses.replace(der, values=values))
+
+
+def assert_claim_holds(cid, *perturbations):
+    """The claim derives and measures as passed, and each ``(key, factor)`` perturbation of a derived
+    value makes the measurement fail (the check can fail). Returns the derivation."""
+    der = derivation(cid)
+    assert der.passed, cid
+    meas = get_claim(cid).measure(der)
+    assert meas.passed, meas.detail
+    for key, factor in perturbations:
+        assert not perturbed(cid, key, factor).passed, (cid, key, factor)
+    return der

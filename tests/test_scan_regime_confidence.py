@@ -287,15 +287,10 @@ def test_claim_d16_periodic_orbits_past_the_existence_line():
 
 
 def test_claim_d17_area_preserving_on_the_stability_line():
-    from tests._claims import derivation, perturbed
-    from theory.registry import get_claim
+    from tests._claims import assert_claim_holds
 
-    d = derivation("D17")
-    assert d.passed
-    m = get_claim("D17").measure(d)
-    assert m.passed, m.detail
-    assert not perturbed("D17", "density_exponent", 1.5).passed  # a wrong invariant density is caught
-    assert not perturbed("D17", "line_power", 1.05).passed  # off the line the orbits do not stay bounded
+    # a wrong invariant density is caught; off the line the orbits do not stay bounded
+    assert_claim_holds("D17", ("density_exponent", 1.5), ("line_power", 1.05))
     # the marginal cells of the 96-grid (k = 4, b1 = b2) are now predicted I, the cells beside them are not
     c = (np.arange(96) + 0.5) / 96
     assert np.all(R.predicted_regime(c[1:], c[1:], 4) == R.CONVERGING)
