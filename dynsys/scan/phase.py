@@ -281,7 +281,7 @@ def phase_diagram(optimizer="adam", objective="power", *, k=4, x=("beta1", 0.0, 
     coupled_cycles : bool
         Also search every cell with a prediction for a stable *coupled* periodic orbit (``|x| ~ lr``,
         ``v`` coupled to ``g^2``), an attractor Thm 6.1 does not consider
-        (:func:`dynsys.coupled_cycles.stable_coupled_cycle`, claim D18; about 0.1-0.3 ms per cell):
+        (:func:`dynsys.coupled_cycles.stable_coupled_cycle`, claim D18; about 0.13 ms per cell on 2 threads):
         ``coupled_cycle`` holds its period (0: none found) and the attrs split the agreement by it.
     coupling_window : float
         Fraction of the run (at its end) over which the coupling ratio is averaged.
