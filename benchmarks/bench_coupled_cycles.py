@@ -6,6 +6,7 @@ The issue-13 scans (Adam, eps = 0, no bias correction, lr = 0.01, x^k/k, 96 x 96
 excluded by a warm-up). The outputs both scans have are checked equal.
 
     python benchmarks/bench_coupled_cycles.py [N] [STEPS] [ROUNDS]      # defaults 96 20000 3
+    python benchmarks/bench_coupled_cycles.py --quick                   # 32 3000 1 (make bench --quick)
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import numpy as np
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if "--quick" in argv:
+        argv = ["32", "3000", "1"]
     n, steps, rounds = (int(v) for v in (list(argv) + ["96", "20000", "3"][len(argv):])[:3])
     from dynsys.scan import phase_diagram
 
