@@ -84,7 +84,7 @@ def plot(data: dict, outdir) -> list:
         ax.legend(loc="lower right", fontsize=6)
     cb = fig.colorbar(mesh, ax=axes[-1], shrink=0.9)
     cb.set_ticks([0, 1.5, 3.5, 5.5, 35])
-    cb.set_ticklabels(["none", "2", "3-4", "5-6", "7-16"])
+    cb.set_ticklabels(["none", "2", "3-4", "5-6", "7-32"])
     cb.set_label("period of the stable coupled cycle")
     return [save(fig, outdir, NAME)]
 
