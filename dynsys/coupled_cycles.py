@@ -19,7 +19,9 @@ Floquet multipliers (the eigenvalues of that product) decide whether it is stabl
 is the cycle's minimal one. It reports the period of the first stable cycle found (0: none found; an orbit
 that converges, diverges, is chaotic, or closes only after more than ``max_period`` steps) and its
 spectral radius. This finds the stable cycles *reachable from near the 2-cycle*; a stable cycle elsewhere
-in state space would be missed (reported 0).
+in state space, or one that settles slower than ``settle`` steps, is missed (reported 0). The search runs in
+float64 in units of ``lr``: for ``k`` above about 500, ``g^2 = x^{2(k-1)}`` underflows at the SignGD scale
+and it reports 0.
 """
 from __future__ import annotations
 
