@@ -28,10 +28,10 @@ SignGD threshold, interrupted by a violent loss spike". The pass also records ``
 step with ``|x| <= ARRIVAL lr`` (the run has come down from ``x0`` to the SignGD-like scale), and
 ``phase_start``, the first step of the first phase of at least ``phase_length`` steps; the phase Dataset
 carries their difference, ``phase_onset``. On the 96 x 96 x 20000 scans of k = 4, 6, 8, the observed-II
-cells at least 0.05 inside the existence line start their first phase a median 11-19 steps after arrival
-(at most a few hundred), while those past the line (the ghost band of claims D15/D16) do so a median
-500-1500 steps after it: their phases are chance passages after a long oscillation, not the initial
-convergence (docs/scanners.md; ``figures/degenerate_phase_onset.py``).
+cells at least 0.03 inside the existence line start their first phase a median 15 / 16 / 21 steps after
+arrival (90 % within 38 / 38 / 35), while those at least 0.02 past the line (the ghost band of claims
+D15/D16) do so a median 1124 / 2522 / 1892 steps after it: their phases are chance passages after a long
+oscillation, not the initial convergence (docs/scanners.md item 8; ``figures/degenerate_phase_onset.py``).
 
 Covered: adaptive optimizers (RMSProp, Adam, AdamW with weight decay 0) with ``lr_decay = 1``, any
 ``eps`` and bias correction, on ``c x^k/k``. Other cells get ``phase_steps = -1`` and are classified
