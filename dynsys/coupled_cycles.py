@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit, prange
 
 from dynsys._validate import check_even_k, check_int
+from dynsys.regimes import _check_betas
 
 __all__ = ["stable_coupled_cycle", "two_cycle"]
 
@@ -38,6 +39,16 @@ _SEEDS = ((1.0, 1.0, 1.0), (1.01, 1.0, 1.0), (0.99, 1.0, 1.0), (1.0, 1.02, 1.0),
 _TOL = 1e-10
 #: a settled orbit that returns within this relative distance after p steps is refined by Newton on F^p(s) = s
 _LOOSE = 1e-2
+
+
+def _two_cycle_state(b1, k):
+    """The 2-cycle's state at ``x = +a`` in units of lr (scalars or arrays; compiled as :func:`_two_cycle_jit`)."""
+    a = (1.0 - b1) / (2.0 * (1.0 + b1))
+    g = a ** (k - 1)
+    return a, -(1.0 - b1) * g / (1.0 + b1), g * g
+
+
+_two_cycle_jit = njit(inline="always")(_two_cycle_state)
 
 
 @njit(inline="always")
@@ -127,10 +138,7 @@ def _refine(x, m, v, b1, b2, k, p):
 
 @njit(cache=True)
 def _search(b1, b2, k, settle, pmax):
-    a = (1.0 - b1) / (2.0 * (1.0 + b1))
-    g = a ** (k - 1)
-    m0 = -(1.0 - b1) * g / (1.0 + b1)
-    v0 = g * g
+    a, m0, v0 = _two_cycle_jit(b1, k)
     seeds = np.array(_SEEDS)
     xs = np.empty(pmax + 1)
     ms = np.empty(pmax + 1)
@@ -183,12 +191,8 @@ def two_cycle(beta1, k):
     ``m = -+(1-b1) a^{k-1}/(1+b1)`` (the state after a step from ``-+a``), ``v = a^{2(k-1)}``.
     Returns ``(a, m, v)`` for the point ``x = +a``."""
     k = check_even_k("k", k, minimum=4)
-    b1 = np.asarray(beta1, dtype=np.float64)
-    if not np.all((b1 >= 0) & (b1 < 1)):
-        raise ValueError(f"beta1 = {beta1!r} is out of range; allowed: 0 <= beta1 < 1")
-    a = (1.0 - b1) / (2.0 * (1.0 + b1))
-    g = a ** (k - 1)
-    return a, -(1.0 - b1) * g / (1.0 + b1), g * g
+    (b1,) = _check_betas(beta1, None, need_b2=False)
+    return _two_cycle_state(b1, k)
 
 
 def stable_coupled_cycle(beta1, beta2, k, *, max_period=32, settle=4000):
@@ -199,13 +203,7 @@ def stable_coupled_cycle(beta1, beta2, k, *, max_period=32, settle=4000):
     k = check_even_k("k", k, minimum=4)
     max_period = check_int("max_period", max_period, low=1, high=64)
     settle = check_int("settle", settle, low=1)
-    b1 = np.asarray(beta1, dtype=np.float64)
-    b2 = np.asarray(beta2, dtype=np.float64)
-    if not np.all(np.isfinite(b1)) or np.any(b1 < 0) or np.any(b1 >= 1):
-        raise ValueError(f"beta1 = {beta1!r} is out of range; allowed: 0 <= beta1 < 1")
-    if not np.all(np.isfinite(b2)) or np.any(b2 <= 0) or np.any(b2 >= 1):
-        raise ValueError(f"beta2 = {beta2!r} is out of range; allowed: 0 < beta2 < 1")
-    b1, b2 = np.broadcast_arrays(b1, b2)
+    b1, b2 = np.broadcast_arrays(*_check_betas(beta1, beta2))
     shape = b1.shape
     f1 = np.ascontiguousarray(b1.ravel())
     f2 = np.ascontiguousarray(b2.ravel())

@@ -65,8 +65,9 @@ REGIME_CODES = {
 }
 
 
-def _check_betas(b1, b2, *, need_b1=True):
-    """Arrays of beta1 in [0, 1) and beta2 in (0, 1) (beta2 = 0 makes rho = 0)."""
+def _check_betas(b1, b2, *, need_b1=True, need_b2=True):
+    """Arrays of beta1 in [0, 1) and beta2 in (0, 1) (beta2 = 0 makes rho = 0); ``need_b1``/``need_b2``
+    False: that one is not checked nor returned."""
     out = []
     if need_b1:
         a1 = np.asarray(b1, dtype=np.float64)
@@ -74,6 +75,8 @@ def _check_betas(b1, b2, *, need_b1=True):
             bad = a1[~((a1 >= 0) & (a1 < 1))].ravel()
             raise ValueError(f"beta1 = {bad[0] if bad.size else b1!r} is out of range; allowed: 0 <= beta1 < 1")
         out.append(a1)
+    if not need_b2:
+        return out
     a2 = np.asarray(b2, dtype=np.float64)
     if not np.all(np.isfinite(a2)) or np.any(a2 <= 0) or np.any(a2 >= 1):
         bad = a2[~((a2 > 0) & (a2 < 1))].ravel()

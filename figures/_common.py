@@ -8,6 +8,7 @@ command line every script offers (``python figures/<script>.py [--quick]
 from __future__ import annotations
 
 import argparse
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,24 @@ def theory_spectral_radius(beta1, beta2, k: int) -> np.ndarray:
             ev = np.linalg.eigvals(adam_fixed_point_jacobian(x, y, k))
             out[i, j] = max(float(np.max(np.abs(ev))), y ** (1.0 / (k - 2)))
     return out
+
+
+#: the issue-13 regime grid: (cells per axis, steps) for the full and the ``--quick`` figures, and its lr
+REGIME_GRID = {False: (96, 20_000), True: (32, 3000)}
+REGIME_LR = 0.01
+
+
+@lru_cache(maxsize=None)
+def regime_scan(k: int, quick: bool = False, **options):
+    """The issue-13 regime scan of Adam on x^k/k: the cell-centred (beta1, beta2) grid on [0, 1]^2 of
+    :data:`REGIME_GRID`, lr = :data:`REGIME_LR`, eps = 0, no bias correction, x_0 = 1 (the paper's setting);
+    ``options`` go to :func:`dynsys.scan.phase_diagram` (``phase_length``, ``coupled_cycles``). Cached: the
+    figures that share a scan (``dynsys figures`` runs them in one process) compute it once; they only read it."""
+    from dynsys.scan import phase_diagram
+
+    n, steps = REGIME_GRID[bool(quick)]
+    return phase_diagram("adam", "power", k=k, x=("beta1", 0.0, 1.0, n), y=("beta2", 0.0, 1.0, n), lr=REGIME_LR,
+                         steps=steps, x0=1.0, eps=0.0, bias_correction=False, progress=False, **options)
 
 
 def draw_regime_boundaries(ax, k: int, beta2_range=(1e-4, 0.9999), *, n: int = 400, period_doubling=True,

@@ -18,17 +18,14 @@ import _common  # figures/ is on sys.path (script run, or loaded by dynsys.figur
 from dynsys.plot.style import styled as _styled
 
 NAME = "degenerate_coupled_cycles"
-KS, LR = (4, 6, 8), 0.01
+KS, LR = (4, 6, 8), _common.REGIME_LR
 
 
 def compute(quick: bool = False) -> dict:
-    from dynsys.scan import phase_diagram
-
-    n, steps = (32, 3000) if quick else (96, 20_000)
+    n, steps = _common.REGIME_GRID[bool(quick)]
     data = {"n": n, "steps": steps, "rows": {}, "numbers": {}}
     for k in KS:
-        ds = phase_diagram("adam", "power", k=k, x=("beta1", 0.0, 1.0, n), y=("beta2", 0.0, 1.0, n), lr=LR,
-                           steps=steps, x0=1.0, eps=0.0, bias_correction=False, coupled_cycles=True, progress=False)
+        ds = _common.regime_scan(k, quick, coupled_cycles=True)
         pred, obs, cyc = ds.predicted_regime.values, ds.regime.values, ds.coupled_cycle.values
         miss23, miss32 = (pred == 2) & (obs == 3), (pred == 3) & (obs == 2)
         a = ds.attrs

@@ -24,7 +24,7 @@ import _common  # figures/ is on sys.path (script run, or loaded by dynsys.figur
 from dynsys.plot.style import styled as _styled
 
 NAME = "degenerate_phase_onset"
-KS, LR = (4, 6, 8), 0.01
+KS, LR = (4, 6, 8), _common.REGIME_LR
 CUTOFFS = (25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800)
 
 
@@ -38,13 +38,11 @@ def _agreement_with_cutoff(ds, cutoff):
 
 def compute(quick: bool = False) -> dict:
     from dynsys.regimes import existence_boundary_beta1
-    from dynsys.scan import phase_diagram
 
-    n, steps = (32, 3000) if quick else (96, 20_000)
+    n, steps = _common.REGIME_GRID[bool(quick)]
     data = {"n": n, "steps": steps, "rows": {}, "numbers": {}}
     for k in KS:
-        ds = phase_diagram("adam", "power", k=k, x=("beta1", 0.0, 1.0, n), y=("beta2", 0.0, 1.0, n), lr=LR,
-                           steps=steps, x0=1.0, eps=0.0, bias_correction=False, progress=False)
+        ds = _common.regime_scan(k, quick)
         b1, b2 = np.meshgrid(ds.beta1.values, ds.beta2.values)
         dist = b1 - existence_boundary_beta1(b2, k)
         two = ds.regime.values == 2

@@ -23,7 +23,7 @@ import _common  # figures/ is on sys.path (script run, or loaded by dynsys.figur
 from dynsys.plot.style import styled as _styled
 
 NAME = "degenerate_regimes_before_after"
-KS, LR = (4, 6, 8), 0.01
+KS, LR = (4, 6, 8), _common.REGIME_LR
 
 
 def _numbers(ds):
@@ -39,15 +39,11 @@ def _numbers(ds):
 
 
 def compute(quick: bool = False) -> dict:
-    from dynsys.scan import phase_diagram
-
-    n, steps = (32, 3000) if quick else (96, 20_000)
+    n, steps = _common.REGIME_GRID[bool(quick)]
     data = {"n": n, "steps": steps, "rows": {}, "numbers": {}}
     for k in KS:
-        kw = dict(k=k, x=("beta1", 0.0, 1.0, n), y=("beta2", 0.0, 1.0, n), lr=LR, steps=steps, x0=1.0, eps=0.0,
-                  bias_correction=False, progress=False)
-        before = phase_diagram("adam", "power", phase_length=None, **kw)
-        after = phase_diagram("adam", "power", **kw)
+        before = _common.regime_scan(k, quick, phase_length=None)
+        after = _common.regime_scan(k, quick)
         data["rows"][k] = (before, after)
         data["numbers"][f"k{k}"] = {"before": _numbers(before), "after": _numbers(after)}
     return data

@@ -112,9 +112,11 @@ def _log_det(st, k, bb1, bb2):
 
 
 def _fixed_point(k, bb1, bb2):
-    r = bb2 ** (1.0 / (2 * (k - 2)))
-    us = (1.0 - bb1) / (1.0 - bb1 / r ** (k - 1))
-    return us, (1.0 - r) / us
+    """``(u*, w*)`` of D2 (:func:`dynsys.regimes.adam_fixed_point`)."""
+    from dynsys.regimes import adam_fixed_point
+
+    _, us, ws = adam_fixed_point(bb1, bb2, k)
+    return us, ws
 
 
 def _density_check(kv, bb2, factor, dexp, n=60):
@@ -139,12 +141,10 @@ def _excursion(kv, bb2, factor, power, steps=100_000, delta=1e-2):
     us, ws = _fixed_point(kv, bb1, bb2)
     uu, ww = us * (1 + delta), ws
     big, last = 0.0, 0.0
-    sb = math.sqrt(bb2)
     for _ in range(steps):
-        s = 1.0 - uu * ww
-        if s == 0.0:
+        if uu * ww == 1.0:  # s = 0
             return math.inf, math.inf
-        uu, ww = bb1 * uu / s ** (kv - 1) + 1.0 - bb1, ww * s ** (kv - 2) / sb
+        uu, ww = _map((uu, ww), kv, bb1, bb2)
         last = max(abs(uu / us - 1), abs(ww / ws - 1))
         if not math.isfinite(last) or last > 1.0:
             return math.inf, math.inf
@@ -156,10 +156,10 @@ def _rotation_number(kv, bb2, delta, steps=10_000):
     """Mean rotation per step (in turns) of a decoupled orbit on the line ``b1 = rho^k`` started ``delta``
     (relative, in ``u``) off the fixed point, measured in the real normal-form basis of ``J``. Moser's twist
     condition: it changes with the amplitude (it equals the linear ``theta / 2 pi`` as ``delta -> 0``)."""
-    from dynsys.regimes import adam_fixed_point, adam_fixed_point_jacobian
+    from dynsys.regimes import adam_fixed_point_jacobian
 
     bb1 = bb2 ** (kv / (2 * (kv - 2)))
-    _, us, ws = adam_fixed_point(bb1, bb2, kv)
+    us, ws = _fixed_point(kv, bb1, bb2)
     ev, vecs = np.linalg.eig(adam_fixed_point_jacobian(bb1, bb2, kv))
     basis = np.linalg.inv(np.column_stack([vecs[:, 0].real, vecs[:, 0].imag]))
     uu, ww = us * (1 + delta), ws

@@ -75,8 +75,9 @@ def _two_cycle_radius_sympy(d, bb1, bb2):
 
 
 def _returns(d, kv, bb1, bb2, lr=0.01):
-    """Relative change of the derived 2-cycle point after two raw Adam steps at ``lr`` (the update rule of
-    :mod:`dynsys.optimizers`, PyTorch order, eps = 0, no bias correction, iterated from the cycle's state)."""
+    """Relative change of the derived 2-cycle point after two raw Adam steps at ``lr``, iterated here from the
+    cycle's state (the rule as :mod:`dynsys.optimizers` documents it: PyTorch order, eps = 0, no bias
+    correction; :mod:`dynsys.simulate` starts from ``m0 = v0 = 0`` only)."""
     a = float(d.values["amplitude"].subs(b1, bb1)) * lr
     g = a ** (kv - 1)
     x, m, v = a, -(1 - bb1) * g / (1 + bb1), g * g

@@ -659,15 +659,20 @@ def _codes_text(regimes):
     return "; ".join(f"{c}: {t}" for c, t in regimes.REGIME_CODES.items())
 
 
-def _distance(job, p, regimes, predicted):
-    """beta1 distance to the nearest theory boundary where a prediction exists (k >= 4), else NaN."""
-    out = np.full(predicted.shape[0], np.nan)
+def _per_k_theory(job, p, predicted, fn, out):
+    """``out[sel] = fn(beta1, beta2, k)`` for the cells with a prediction (k >= 4, beta2 > 0), one ``k`` at a
+    time (RMSProp: beta1 = 0); the other cells keep ``out``'s fill value."""
     b1 = p["beta1"] if job.optimizer != "rmsprop" else np.zeros(predicted.shape[0])
     for kk in np.unique(p["k"]):
         sel = (predicted >= 0) & (p["k"] == kk) & (p["beta2"] > 0)
         if kk >= 4 and sel.any():
-            out[sel] = regimes.boundary_distance(b1[sel], p["beta2"][sel], int(kk))
+            out[sel] = fn(b1[sel], p["beta2"][sel], int(kk))
     return out
+
+
+def _distance(job, p, regimes, predicted):
+    """beta1 distance to the nearest theory boundary where a prediction exists (k >= 4), else NaN."""
+    return _per_k_theory(job, p, predicted, regimes.boundary_distance, np.full(predicted.shape[0], np.nan))
 
 
 def _cycles(job, p, predicted):
@@ -678,12 +683,7 @@ def _cycles(job, p, predicted):
         return out
     from dynsys.coupled_cycles import stable_coupled_cycle
 
-    b1 = p["beta1"] if job.optimizer != "rmsprop" else np.zeros(predicted.shape[0])
-    for kk in np.unique(p["k"]):
-        sel = (predicted >= 0) & (p["k"] == kk) & (p["beta2"] > 0)
-        if kk >= 4 and sel.any():
-            out[sel] = stable_coupled_cycle(b1[sel], p["beta2"][sel], int(kk))[0]
-    return out
+    return _per_k_theory(job, p, predicted, lambda b1, b2, k: stable_coupled_cycle(b1, b2, k)[0], out)
 
 
 def _predicted(job, p, regimes):
