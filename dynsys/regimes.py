@@ -11,7 +11,11 @@ polynomials", math.md D1). Writing ``rho = b2^{1/(2(k-2))}``:
 * **Period doubling** (Eq. 9, math.md D4): ``1 + tr J + det J > 0`` is
   ``b1 (k - (k-2) rho) > rho^{k-1} (k - 2 - k rho)``; it binds only when
   ``rho < (k-2)/k``, i.e. ``b2 < ((k-2)/k)^{2(k-2)}`` (the lower-left corner).
-* **Regimes** (Thm 6.1, math.md D12): I = stable fixed point (converging),
+* **The period-2 orbit** (claim D19, beyond math.md): where Eq. 9 fails the fixed point
+  period-doubles into a period-2 orbit of the decoupled map with ``s = rho t, rho/t`` in closed form
+  (:func:`decoupled_period_two_orbit`); the loss converges at rate ``rho`` on it, so where it is stable
+  (:func:`period_two_spectral_radius` < 1) the regime is I, not II.
+* **Regimes** (Thm 6.1, math.md D12): I = stable fixed point or stable period-2 orbit (converging),
   II = fixed point exists but unstable (linear convergence, then spikes),
   III = no fixed point (SignGD-like oscillation). Code 0 is used by the scanners for a
   diverged run; :data:`NO_PREDICTION` (-1) marks cells the theory does not cover.
@@ -44,6 +48,9 @@ __all__ = [
     "period_doubling_beta2_max",
     "adam_fixed_point",
     "adam_fixed_point_jacobian",
+    "decoupled_period_two_orbit",
+    "period_two_spectral_radius",
+    "period_two_stability_boundary_beta1",
     "predicted_regime",
     "boundary_distance",
     "sharpness_critical_gamma",
@@ -190,6 +197,132 @@ def adam_fixed_point_jacobian(beta1, beta2, k):
                      [-(k - 2) * w * w / rho, 1 - (k - 2) * c / rho]])
 
 
+def _chebyshev_u(m, x):
+    """Chebyshev polynomial of the second kind ``U_m(x)`` (``U_0 = 1``, ``U_1 = 2x``), by its recurrence."""
+    prev, cur = np.ones_like(x), 2.0 * x
+    if m == 0:
+        return prev
+    for _ in range(m - 1):
+        prev, cur = cur, 2.0 * x * cur - prev
+    return cur
+
+
+def _period_two(b1, b2, k):
+    """Core of :func:`decoupled_period_two_orbit` on validated float arrays (no checks)."""
+    m = (k - 2) // 2
+    rho = b2 ** (1.0 / (2.0 * (k - 2)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        q = b1 / rho ** (k - 1)
+        target = (1.0 + rho * q) / (rho + q)
+        # h(sigma) = U_m(sigma/2)/U_{m-1}(sigma/2) rises from (m+1)/m at sigma = 2 to infinity, and
+        # h(sigma) >= sigma - 1: the root lies in [2, target + 1]; bisection to the last bit
+        exists = (m + 1) < target * m
+        lo = np.full(target.shape, 2.0)
+        hi = np.where(exists, target + 1.0, 2.0)
+        for _ in range(110):
+            mid = 0.5 * (lo + hi)
+            below = _chebyshev_u(m, 0.5 * mid) < target * _chebyshev_u(m - 1, 0.5 * mid)
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        sigma = 0.5 * (lo + hi)
+        t = 0.5 * (sigma + np.sqrt(sigma * sigma - 4.0))
+        s1, s2 = rho * t, rho / t
+        a1, a2 = b1 / s1 ** (k - 1), b1 / s2 ** (k - 1)
+        u1 = (1.0 - b1) * (1.0 + a2) / (1.0 - a1 * a2)
+        u2 = (1.0 - b1) * (1.0 + a1) / (1.0 - a1 * a2)
+        w1, w2 = (1.0 - s1) / u1, (1.0 - s2) / u2
+    ok = exists & (q < 1.0) & (w1 > 0) & (w2 > 0) & np.isfinite(u1) & np.isfinite(u2)
+    nan = np.nan
+    return tuple(np.where(ok, a, nan) for a in (s1, s2, u1, w1, u2, w2)) + (rho,)
+
+
+def decoupled_period_two_orbit(beta1, beta2, k):
+    """The period-2 orbit of the decoupled (``z = 0``) normalized Adam map born where Eq. 9 fails (claim D19).
+
+    The decoupled map of math.md D1 is ``s = 1 - u w``, ``u' = b1 u/s^{k-1} + 1 - b1``,
+    ``w' = w s^{k-2}/rho^{k-2}``. On a 2-cycle ``(u1, w1) -> (u2, w2) -> (u1, w1)`` the ``w`` equation gives
+    ``(s1 s2)^{k-2} = rho^{2(k-2)}``; on the branch born from the fixed point ``s1 = rho t``, ``s2 = rho/t``,
+    the ``u`` equations are linear (``u2 = a1 u1 + 1 - b1``, ``u1 = a2 u2 + 1 - b1``, ``a_i = b1/s_i^{k-1}``)
+    and the remaining condition ``w2 = w1 (s1/rho)^{k-2}`` is, with ``q = b1/rho^{k-1}``, ``m = (k-2)/2``
+    and ``sigma = t + 1/t`` (``theory/period_two_orbit.py``)::
+
+        (rho + q) U_m(sigma/2) = (1 + rho q) U_{m-1}(sigma/2)        (U: Chebyshev, second kind)
+
+    (``k = 4``: ``sigma = (1 + rho q)/(rho + q)``). ``U_m/U_{m-1}`` rises from ``(m+1)/m`` at ``sigma = 2``
+    (``t = 1``, the fixed point), so a real orbit (``t > 1``) exists exactly where Eq. 9 fails. It is
+    reported where it is admissible (``w1, w2 > 0``, ``q < 1``), NaN elsewhere.
+
+    Returns ``(s1, s2, u1, w1, u2, w2)``, scalars or arrays (broadcast). On the orbit ``|s1 s2| = rho^2``:
+    ``x`` converges at the fixed point's rate ``rho`` per step (D16).
+    """
+    k = check_even_k("k", k, minimum=4)
+    b1, b2 = _check_betas(beta1, beta2)
+    b1, b2 = np.broadcast_arrays(np.asarray(b1, dtype=np.float64), np.asarray(b2, dtype=np.float64))
+    return tuple(_scalar_or_array(a) for a in _period_two(b1, b2, k)[:6])
+
+
+def _period_two_radius(b1, b2, k):
+    """Spectral radius of the 2-step Jacobian on the period-2 orbit (validated float arrays; NaN: no orbit)."""
+    s1, s2, u1, w1, u2, w2, rho = _period_two(b1, b2, k)
+    r = rho ** (k - 2)
+
+    def jac(u, w, s):  # d(u', w')/d(u, w) of the decoupled map (math.md D1 at z = 0)
+        return (b1 / s ** (k - 1) + b1 * (k - 1) * u * w / s ** k, b1 * (k - 1) * u * u / s ** k,
+                -(k - 2) * w * w * s ** (k - 3) / r, (s ** (k - 2) - (k - 2) * u * w * s ** (k - 3)) / r)
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        a, b = jac(u1, w1, s1), jac(u2, w2, s2)
+        tr = b[0] * a[0] + b[1] * a[2] + b[2] * a[1] + b[3] * a[3]
+        det = (a[0] * a[3] - a[1] * a[2]) * (b[0] * b[3] - b[1] * b[2])
+        disc = tr * tr - 4.0 * det
+        return np.where(disc >= 0, 0.5 * (np.abs(tr) + np.sqrt(np.abs(disc))), np.sqrt(np.abs(det)))
+
+
+def period_two_spectral_radius(beta1, beta2, k):
+    """Largest modulus of the multipliers of :func:`decoupled_period_two_orbit` (claim D19); NaN where it does not exist.
+
+    The orbit is stable for a value below 1. The product of the two multipliers is ``(b1/rho^k)^2`` (D16), so it
+    can be stable only left of Eq. 8; it is born at Eq. 9 with multipliers ``1`` and ``lambda^2`` (``lambda`` the
+    fixed point's other eigenvalue) and is stable just past it, down to :func:`period_two_stability_boundary_beta1`.
+    """
+    k = check_even_k("k", k, minimum=4)
+    b1, b2 = _check_betas(beta1, beta2)
+    b1, b2 = np.broadcast_arrays(np.asarray(b1, dtype=np.float64), np.asarray(b2, dtype=np.float64))
+    return _scalar_or_array(_period_two_radius(b1, b2, k))
+
+
+def period_two_stability_boundary_beta1(beta2, k, *, samples=400):
+    """``beta1`` below which the period-2 orbit of claim D19 is unstable (it period-doubles again), per ``beta2``.
+
+    Where Eq. 9 binds (``beta2 < ((k-2)/k)^{2(k-2)}``) the orbit exists for ``beta1`` below the Eq. 9 curve
+    (:func:`period_doubling_boundary_beta1`); it is stable on an interval that ends at that curve (or at Eq. 8,
+    whichever is smaller) and starts at the returned value. NaN where it is stable down to ``beta1 = 0`` (the
+    RMSProp limit) or nowhere. The root is bracketed on ``samples`` points and refined by bisection (64 halvings).
+    """
+    k = check_even_k("k", k, minimum=4)
+    samples = check_int("samples", samples, low=8)
+    (b2,) = _check_betas(None, beta2, need_b1=False)
+    flat = np.atleast_1d(np.asarray(b2, dtype=np.float64)).ravel()
+    out = np.full(flat.shape, np.nan)
+    top = np.minimum(np.asarray(period_doubling_boundary_beta1(flat, k)), np.asarray(stability_boundary_beta1(flat, k)))
+    rows = np.flatnonzero(top > 0)
+    if rows.size:
+        frac = np.arange(samples) / samples
+        grid = top[rows, None] * frac[None, :]
+        bb2 = np.broadcast_to(flat[rows, None], grid.shape)
+        stable = _period_two_radius(grid, bb2, k) < 1.0
+        # the stable interval ends at the top; its lower end lies after the last unstable sample
+        has = stable[:, -1] & ~stable.all(axis=1)
+        last = samples - 1 - np.argmax(~stable[:, ::-1], axis=1)
+        lo = np.where(has, grid[np.arange(rows.size), last], np.nan)
+        hi = np.where(has, grid[np.arange(rows.size), np.minimum(last + 1, samples - 1)], np.nan)
+        b2r = flat[rows]
+        for _ in range(64):  # bisection to the last bit of the bracket
+            mid = 0.5 * (lo + hi)
+            ok = _period_two_radius(mid, b2r, k) < 1.0
+            lo, hi = np.where(ok, lo, mid), np.where(ok, mid, hi)
+        out[rows] = np.where(has, hi, np.nan)
+    return _scalar_or_array(out.reshape(np.shape(b2)))
+
 def predicted_regime(beta1, beta2, k):
     """Regime code predicted by Thm 6.1 of the degenerate-polynomials paper (math.md D12).
 
@@ -200,7 +333,10 @@ def predicted_regime(beta1, beta2, k):
       ``|det J| = 1`` and the linear theory is inconclusive, but the decoupled map is
       area-preserving with an elliptic fixed point, which is Lyapunov stable (claim D17,
       ``theory/conservative_line.py``; ``beta1 = beta2`` for ``k = 4``);
-    * 2 (II, spiking) otherwise (the fixed point exists but is unstable).
+      and, where Eq. 9 fails (left of Eq. 8), if the period-2 orbit into which the fixed point has
+      period-doubled is stable (:func:`period_two_spectral_radius` < 1, claim D19,
+      ``theory/period_two_orbit.py``): on it ``x`` still converges at rate ``rho``;
+    * 2 (II, spiking) otherwise (the fixed point exists but is unstable, and so is that orbit).
 
     ``k = 2`` (quadratic, Appendix F / math.md D14): no non-trivial fixed point exists and
     Adam cannot converge at a constant rate, so a spike must come: every cell is 2.
@@ -225,7 +361,14 @@ def predicted_regime(beta1, beta2, k):
     rho = b2 ** (1.0 / (2.0 * (k - 2)))
     exists = b1 < rho ** (k - 1)
     on_line = b1 == b2 ** (k / (2.0 * (k - 2)))  # Eq. 8 with equality: elliptic, Lyapunov stable (D17)
-    stable = ((b1 < rho ** k) | on_line) & (b1 * (k - (k - 2) * rho) - rho ** (k - 1) * (k - 2 - k * rho) > 0)
+    eq9 = b1 * (k - (k - 2) * rho) - rho ** (k - 1) * (k - 2 - k * rho) > 0
+    stable = ((b1 < rho ** k) | on_line) & eq9
+    # past Eq. 9 (left of Eq. 8): a stable period-2 orbit of the decoupled map, on which x converges at rate rho (D19)
+    flip = exists & ~eq9 & (b1 < rho ** k) & ~on_line & (b2 > 0)
+    if flip.any():
+        p2 = np.zeros(b1.shape, dtype=bool)
+        p2[flip] = _period_two_radius(b1[flip], b2[flip], k) < 1.0
+        stable = stable | p2
     out = np.where(~exists, OSCILLATING, np.where(stable, CONVERGING, SPIKING)).astype(np.int8)
     return out if out.ndim else int(out)
 
@@ -234,15 +377,24 @@ def boundary_distance(beta1, beta2, k):
     """``|beta1 - B(beta2)|`` minimized over the regime boundaries ``B`` of Thm 6.1 (math.md D12).
 
     The boundaries, as functions ``beta1 = B(beta2)``: Eq. 8 ``beta2^{k/(2(k-2))}`` (I/II), the
-    existence line ``beta2^{(k-1)/(2(k-2))}`` (II/III) and, where it binds (``beta2 <
-    ((k-2)/k)^{2(k-2)}``), the period-doubling curve of Eq. 9. The distance is measured along
-    ``beta1`` at the cell's ``beta2``: a confidence of a phase-diagram cell (0 on a boundary).
+    existence line ``beta2^{(k-1)/(2(k-2))}`` (II/III) and, where Eq. 9 binds (``beta2 <
+    ((k-2)/k)^{2(k-2)}``), the I/II boundary there: the second flip, below which the period-2 orbit
+    of claim D19 is unstable (:func:`period_two_stability_boundary_beta1`). (The Eq. 9 curve itself is
+    no regime boundary: the fixed point hands its stability to that orbit, I on both sides.) The
+    distance is measured along ``beta1`` at the cell's ``beta2``: a confidence of a phase-diagram cell
+    (0 on a boundary).
     """
     k = check_even_k("k", k, minimum=4)
     b1, b2 = _check_betas(beta1, beta2)
-    d = np.minimum(np.abs(b1 - stability_boundary_beta1(b2, k)), np.abs(b1 - existence_boundary_beta1(b2, k)))
-    pd = np.asarray(period_doubling_boundary_beta1(b2, k))
-    d = np.where(pd > 0, np.minimum(d, np.abs(b1 - pd)), d)
+    b1, b2 = np.broadcast_arrays(b1, b2)
+    d = np.array(np.minimum(np.abs(b1 - stability_boundary_beta1(b2, k)), np.abs(b1 - existence_boundary_beta1(b2, k))),
+                 dtype=np.float64)
+    corner = b2 < period_doubling_beta2_max(k)
+    if np.any(corner):
+        rows, inverse = np.unique(b2[corner], return_inverse=True)
+        flip = np.asarray(period_two_stability_boundary_beta1(rows, k))[inverse.ravel()]
+        dc = np.where(np.isfinite(flip), np.minimum(d[corner], np.abs(b1[corner] - flip)), d[corner])
+        d[corner] = dc
     return _scalar_or_array(d)
 
 

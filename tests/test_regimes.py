@@ -51,7 +51,7 @@ def test_fixed_point_is_fixed_and_block_jacobian_matches_numeric(k):
 def test_predicted_regime_agrees_with_numeric_spectral_radius(k):
     """Regime I iff all eigenvalues of the full 3-D Jacobian lie inside the unit circle."""
     rng = np.random.default_rng(100 + k)
-    n_stable = n_unstable = n_none = n_eq9 = 0
+    n_stable = n_unstable = n_none = n_eq9 = n_p2_stable = 0
     for _ in range(600):
         # half the points in the lower-left corner where Eq. 9 binds
         if rng.uniform() < 0.5:
@@ -75,11 +75,22 @@ def test_predicted_regime_agrees_with_numeric_spectral_radius(k):
         if radius < 1:
             assert code == R.CONVERGING, (b1, b2, radius)
             n_stable += 1
+        elif b1 < R.stability_boundary_beta1(b2, k):
+            # unstable through Eq. 9 alone: the fixed point has period-doubled, and the cell is I iff the
+            # period-2 orbit is stable (claim D19; finite differences of the 2-step map)
+            _, _, u1, w1, _, _ = R.decoupled_period_two_orbit(b1, b2, k)
+            J2 = numeric_jacobian(lambda st: adam_normalized_map(adam_normalized_map(st, b1, b2, k), b1, b2, k),
+                                  np.array([u1, w1, 0.0]))
+            radius2 = np.max(np.abs(np.linalg.eigvals(J2[:2, :2])))
+            if abs(radius2 - 1) < 1e-4:
+                continue
+            assert code == (R.CONVERGING if radius2 < 1 else R.SPIKING), (b1, b2, radius2)
+            n_eq9 += 1
+            n_p2_stable += radius2 < 1
         else:
             assert code == R.SPIKING, (b1, b2, radius)
             n_unstable += 1
-            n_eq9 += b1 < R.stability_boundary_beta1(b2, k)  # unstable through Eq. 9 alone
-    assert n_stable > 30 and n_unstable > 30 and n_none > 30 and n_eq9 > 5
+    assert n_stable > 30 and n_unstable > 30 and n_none > 30 and n_eq9 > 5 and 0 < n_p2_stable < n_eq9
 
 
 @pytest.mark.parametrize("k", [4, 6])

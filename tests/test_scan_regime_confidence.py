@@ -116,7 +116,8 @@ def test_settled_is_the_label_of_a_run_of_half_the_steps():
 
 
 def _dense_boundaries(b2, k, n=40_001):
-    """beta1 values where the fixed point's spectral radius crosses 1 or u* changes sign (dense scan)."""
+    """beta1 values where the regime changes in a dense scan: the fixed point's spectral radius crosses 1, u*
+    changes sign, or (past Eq. 9) the period-2 orbit's does."""
     b1 = np.linspace(1e-6, 1 - 1e-6, n)
     rho = b2 ** (1 / (2 * (k - 2)))
     us = (1 - b1) / (1 - b1 / rho ** (k - 1))
@@ -124,6 +125,24 @@ def _dense_boundaries(b2, k, n=40_001):
     for i in np.flatnonzero(us > 0):
         rad[i] = np.max(np.abs(np.linalg.eigvals(R.adam_fixed_point_jacobian(b1[i], b2, k))))
     stable = np.where(us > 0, np.nan_to_num(rad, nan=9.0) < 1, False)
+    # where the fixed point has period-doubled (Eq. 9 fails, left of Eq. 8) the cell is I iff its period-2 orbit
+    # is stable (claim D19): spectral radius of a central-difference Jacobian of the 2-step decoupled map
+    flipped = (us > 0) & ~stable & (b1 < rho ** k) & (R.period_doubling_residual(b1, b2, k) < 0)
+    for i in np.flatnonzero(flipped):
+        _, _, u1, w1, _, _ = R.decoupled_period_two_orbit(b1[i], b2, k)
+
+        def f2(p, bb1=b1[i]):
+            for _ in range(2):
+                s = 1 - p[0] * p[1]
+                p = np.array([bb1 * p[0] / s ** (k - 1) + 1 - bb1, p[1] * s ** (k - 2) / rho ** (k - 2)])
+            return p
+
+        p0, jac = np.array([u1, w1]), np.empty((2, 2))
+        for j in range(2):
+            e = np.zeros(2)
+            e[j] = 1e-7 * p0[j]
+            jac[:, j] = (f2(p0 + e) - f2(p0 - e)) / (2 * e[j])
+        stable[i] = np.max(np.abs(np.linalg.eigvals(jac))) < 1
     exists = us > 0
     cross = np.flatnonzero((stable[1:] != stable[:-1]) | (exists[1:] != exists[:-1]))
     return 0.5 * (b1[cross] + b1[cross + 1]), b1[1] - b1[0]

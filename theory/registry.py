@@ -33,6 +33,7 @@ PAPER_MODULES = (
     "theory.periodic_orbits",
     "theory.conservative_line",
     "theory.coupled_cycles",
+    "theory.period_two_orbit",
 )
 
 ORDER = ("A", "D", "E", "F", "C")
