@@ -19,7 +19,7 @@ MATH_MD_IDS = ([f"A{i}" for i in range(1, 7)] + [f"D{i}" for i in range(1, 15)] 
 #: theory/periodic_orbits.py: the periodic orbits the phases past it sit on;
 #: theory/conservative_line.py: the decoupled map is area-preserving on the I/II line;
 #: theory/coupled_cycles.py: the stable coupled cycles Thm 6.1 leaves out)
-TOOLKIT_IDS = ["D15", "D16", "D17", "D18"]
+TOOLKIT_IDS = ["D15", "D16", "D17", "D18", "D19"]
 
 
 def _dynsys(*args, timeout=300):
