@@ -147,8 +147,8 @@ def draw_regime_boundaries(ax, k: int, beta2_range=(1e-4, 0.9999), *, n: int = 4
     """Draw the theory's boundaries on a (beta1 = x, beta2 = y) axes (math.md D3, D4, D12):
     I/II ``beta1 = beta2^(k/(2(k-2)))`` (Eq. 8), II/III ``beta1 = beta2^((k-1)/(2(k-2)))``
     (Thm 4.1 i) and the period-doubling curve of Eq. 9 where it binds."""
-    from dynsys.regimes import (existence_boundary_beta1, period_doubling_beta2_max,
-                                period_doubling_boundary_beta1, stability_boundary_beta1)
+    from dynsys.regimes import (existence_boundary_beta1, period_doubling_beta2_max, period_doubling_boundary_beta1,
+                                period_two_stability_boundary_beta1, stability_boundary_beta1)
 
     b2 = np.linspace(*beta2_range, n)
     ax.plot(stability_boundary_beta1(b2, k), b2, color=color, ls="--", lw=1.3,
@@ -163,6 +163,11 @@ def draw_regime_boundaries(ax, k: int, beta2_range=(1e-4, 0.9999), *, n: int = 4
             keep = b1p > 0
             ax.plot(b1p[keep], b2p[keep], color="red", ls="-", lw=1.3,
                     label="period doubling (Eq. 9)" if labels else None)
+            flip = np.asarray(period_two_stability_boundary_beta1(b2p, k))
+            keep = np.isfinite(flip)
+            if keep.any():
+                ax.plot(flip[keep], b2p[keep], color="red", ls="--", lw=1.1,
+                        label="period-2 orbit unstable (D19)" if labels else None)
 
 
 def heatmap(ax, ds, var: str, *, cmap="viridis", vmin=None, vmax=None, label=None):

@@ -9,7 +9,9 @@ Fig. 12: (a) the predicted regimes over the whole (beta1, beta2) square and
 condition of Eq. 9 (red) cuts into the region below Eq. 8 (beta1 < beta2);
 (c, d) final loss of the scans over the same two windows. In the corner part
 of the cells that the theory calls unstable (left of the red curve) still
-converge: the fixed point period-doubles but the orbit keeps u w inside (0, 2).
+converge: the fixed point period-doubles but the orbit keeps u w inside (0, 2); where
+the period-2 orbit of claim D19 is stable (right of the dashed red curve) the theory now
+predicts I.
 
 Fig. 13: beta2 fixed, beta1 varied. (e) loss curves at beta2 = 0.03 for beta1
 in the stable band, left of the Eq. 9 curve (period doubling: saw-tooth, still
@@ -58,6 +60,12 @@ def compute(quick: bool = False) -> dict:
     pd_only = (b1 < b2) & (b1 < period_doubling_boundary_beta1(b2c, K)) & (b2 > 0)
     converged = zoom["final_loss"].values < np.log10(LR ** K / K) - 10
     pd_conv = float(converged[pd_only].mean()) if pd_only.any() else np.nan
+    # of those, the cells whose period-2 orbit is stable (claim D19: predicted I) and the rest
+    from dynsys.regimes import period_two_spectral_radius
+    rad = np.where(pd_only, period_two_spectral_radius(np.broadcast_to(b1, pd_only.shape), np.broadcast_to(b2c, pd_only.shape), K),
+                   np.nan)
+    p2_stable = pd_only & (rad < 1)
+    p2_unstable = pd_only & ~(rad < 1)
 
     b1_pd = float(period_doubling_boundary_beta1(B2_LOW, K))
     cases = [("stable band", 0.5 * (b1_pd + B2_LOW)), ("period doubling (left of Eq. 9)", 0.3 * b1_pd),
@@ -85,6 +93,9 @@ def compute(quick: bool = False) -> dict:
         b1_period_doubling_at_b2_low=b1_pd,
         zoom_pd_only_cells=int(pd_only.sum()),
         zoom_pd_only_converged_fraction=pd_conv,
+        zoom_p2_stable_cells=int(p2_stable.sum()),
+        zoom_p2_stable_converged_fraction=float(converged[p2_stable].mean()) if p2_stable.any() else np.nan,
+        zoom_p2_unstable_converged_fraction=float(converged[p2_unstable].mean()) if p2_unstable.any() else np.nan,
         orbit_low_period1_fraction_in_stable_band=float(np.mean(per[band] == 1)) if band.any() else np.nan,
         orbit_low_period_gt1_fraction_left_of_eq9=float(np.mean(per[left] != 1)) if left.any() else np.nan,
         orbit_low_max_uw_left_of_eq9=float(np.nanmax(low["orbit"].values[left])) if left.any() else np.nan,
@@ -131,7 +142,8 @@ def plot(data: dict, outdir) -> list:
     axes[2].set_title("(c) Fig. 12(c): final loss")
     _common.heatmap(axes[3], zoom, "final_loss", cmap="viridis_r", vmin=-60, vmax=0, label="$\\log_{10}$ final loss")
     axes[3].set_title(f"(d) Fig. 12(d): final loss, zoom; {100 * num['zoom_pd_only_converged_fraction']:.0f}% "
-                      "of Eq.-9-unstable cells converge")
+                      f"of Eq.-9-unstable cells converge\n({100 * num['zoom_p2_stable_converged_fraction']:.0f}% with a stable "
+                      f"period-2 orbit, D19; {100 * num['zoom_p2_unstable_converged_fraction']:.0f}% of the rest)")
     for i, (ax, ds) in enumerate(zip(axes[:4], (main, zoom, main, zoom))):
         hi = float(ds["beta2"].values.max())
         _common.draw_regime_boundaries(ax, K, beta2_range=(1e-6, hi), color="k" if i < 2 else "white",

@@ -74,8 +74,11 @@ def draw_boundaries(ax, k, *, b1_axis="x", b2_range=(1e-6, 1.0), n=600, legend=T
     if pd_b2.size:
         curves.append((R.period_doubling_boundary_beta1(pd_b2, k), dict(color="magenta", ls="-", lw=1.3),
                        "period doubling (Eq. 9)"))
+        flip = np.asarray(R.period_two_stability_boundary_beta1(pd_b2, k))
+        curves.append((np.nan_to_num(flip, nan=-1.0), dict(color="magenta", ls="--", lw=1.1),
+                       "period-2 orbit loses stability (claim D19)"))
     for i, (b1, style, label) in enumerate(curves):
-        bb2 = pd_b2 if i == 2 else b2
+        bb2 = pd_b2 if i >= 2 else b2
         keep = b1 > 0
         xs, ys = (b1[keep], bb2[keep]) if b1_axis == "x" else (bb2[keep], b1[keep])
         ax.plot(xs, ys, label=label, **style)

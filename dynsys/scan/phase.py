@@ -604,7 +604,8 @@ class _Result:
             "settled": {"long_name": f"1: the first {job.steps // 2} steps give the same regime; 0: they do not; "
                                      "-1: unknown (cell not followed by the phase pass)"},
             "boundary_distance": {"long_name": "beta1 distance to the nearest theory boundary (Eq. 8, existence, "
-                                               "Eq. 9) at the cell's beta2 (NaN: no prediction)"},
+                                               "the second flip of claim D19 where Eq. 9 binds) at the cell's beta2 "
+                                               "(NaN: no prediction)"},
             "arrival_step": {"long_name": f"first step with |x| <= {_ep.ARRIVAL:g} lr: the run has come down to the "
                                           "SignGD-like scale (-1: never, or not followed)", "units": "steps"},
             "phase_onset": {"long_name": f"steps from arrival_step to the first exponential phase of at least "
