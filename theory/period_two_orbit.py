@@ -80,7 +80,9 @@ def _derive_d19() -> Derivation:
             steps += [(r"$k = 4$: closing condition of the 2-cycle $s = \rho t, \rho/t$ (numerator)", closing),
                       (r"$k = 4$: $\sigma = t + 1/t$ on the orbit", (1 + rho * q) / (rho + q))]
         if kv == 6:
-            steps.append((r"$k = 6$: $(\rho+q) U_2(\sigma/2) - (1+\rho q) U_1(\sigma/2)$", sp.expand(cheb.subs(t + 1 / t, sp.Symbol("sigma")))))
+            sig = sp.Symbol("sigma", positive=True)
+            steps.append((r"$k = 6$: $(\rho+q) U_2(\sigma/2) - (1+\rho q) U_1(\sigma/2)$ (a quadratic in $\sigma$)",
+                          sp.collect(sp.expand((rho + q) * sp.chebyshevu(2, sig / 2) - (1 + rho * q) * sp.chebyshevu(1, sig / 2)), sig)))
     # U_m / U_(m-1) increases for x >= 1 (checked on the polynomials: derivative of the ratio's numerator)
     x = sp.Symbol("x", positive=True)
     for m in (1, 2, 3, 4):
