@@ -42,8 +42,8 @@ def test_wrong_root_does_not_close():
     w1 = (1 - s1) / u1
     w_next = w1 * (1 - u1 * w1) ** 2 / rho ** 2
     assert abs(w_next * u2 - (1 - s2)) > 1e-8
-    assert decoupled_period_two_orbit(b1, b2, k)[0] == pytest.approx(rho * 0.5 * ((sigma / (1 + 1e-6))
-                                                                               + np.sqrt((sigma / (1 + 1e-6)) ** 2 - 4)), rel=1e-14)
+    sigma0 = sigma / (1 + 1e-6)  # k = 4: the exact root is sigma = (1 + rho q)/(rho + q)
+    assert decoupled_period_two_orbit(b1, b2, k)[0] == pytest.approx(rho * 0.5 * (sigma0 + np.sqrt(sigma0 ** 2 - 4)), rel=1e-14)
 
 
 @pytest.mark.parametrize("k", [4, 6, 8])
