@@ -67,6 +67,12 @@ def test_phase_plot_draws_the_d4_d12_boundaries_log_scales_and_zoom():
     b2 = pd.get_ydata()
     assert b2.max() < R.period_doubling_beta2_max(4) == pytest.approx(1 / 16)
     np.testing.assert_allclose(R.period_doubling_residual(pd.get_xdata(), b2, 4), 0, atol=1e-9)
+    # the second flip (claim D19): the period-2 orbit's multipliers have modulus 1 on the drawn curve
+    flip = lines["period-2 orbit loses stability (claim D19)"]
+    xs, ys = flip.get_xdata(), flip.get_ydata()
+    keep = xs > 0
+    assert keep.sum() > 20 and ys[keep].max() < 1 / 16
+    np.testing.assert_allclose(R.period_two_spectral_radius(xs[keep], ys[keep], 4), 1.0, atol=1e-8)
     # losses are log10 values: the colour bar is in decades
     assert "log10" in ax.figure.axes[-1].get_ylabel()
     ax = plot_phase(ds, "n_spikes")

@@ -70,7 +70,8 @@ def draw_boundaries(ax, k, *, b1_axis="x", b2_range=(1e-6, 1.0), n=600, legend=T
         (R.existence_boundary_beta1(b2, k), dict(color="black", ls=":", lw=1.5),
          f"II/III: b1 = b2^{{{k - 1}/{2 * (k - 2)}}} (existence)"),
     ]
-    pd_b2 = b2[b2 < R.period_doubling_beta2_max(k)]
+    top = min(R.period_doubling_beta2_max(k), b2[-1])
+    pd_b2 = np.linspace(b2[0], top, n) if top > b2[0] else b2[:0]  # the corner, sampled as finely as the rest
     if pd_b2.size:
         curves.append((R.period_doubling_boundary_beta1(pd_b2, k), dict(color="magenta", ls="-", lw=1.3),
                        "period doubling (Eq. 9)"))
