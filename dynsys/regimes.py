@@ -51,6 +51,7 @@ __all__ = [
     "decoupled_period_two_orbit",
     "period_two_spectral_radius",
     "period_two_stability_boundary_beta1",
+    "decoupled_attractor",
     "predicted_regime",
     "boundary_distance",
     "sharpness_critical_gamma",
@@ -322,6 +323,64 @@ def period_two_stability_boundary_beta1(beta2, k, *, samples=400):
             lo, hi = np.where(ok, lo, mid), np.where(ok, mid, hi)
         out[rows] = np.where(has, hi, np.nan)
     return _scalar_or_array(out.reshape(np.shape(b2)))
+
+#: codes of :func:`decoupled_attractor` besides a period ``p >= 1``
+CHAOTIC_ATTRACTOR, ESCAPED, NO_PERIOD_TWO_ORBIT = 0, -1, -2
+
+
+def decoupled_attractor(beta1, beta2, k, *, steps=20_000, max_period=64):
+    """What the decoupled (``z = 0``) map does past Eq. 9, started ``1e-6`` (relative, in ``u``) off the
+    period-2 orbit of :func:`decoupled_period_two_orbit` (claim D19): a measurement, not a closed form.
+
+    Iterates ``u' = b1 u/s^{k-1} + 1 - b1``, ``w' = w s^{k-2}/rho^{k-2}`` (math.md D1) ``steps`` times, all
+    cells at once, and returns per cell (int16) the smallest period ``p <= max_period`` (a power of two) with
+    which the last ``4 max_period`` states repeat to 1e-7, :data:`CHAOTIC_ATTRACTOR` (0) when they stay bounded
+    without repeating, :data:`ESCAPED` (-1) when ``|s| > 1e3`` or ``w`` leaves ``(0, 1e6)``, and
+    :data:`NO_PERIOD_TWO_ORBIT` (-2) where Eq. 9 holds (no orbit to start from). On every attractor that is kept
+    ``x`` converges at rate ``rho`` (``ln|x_n/x_0| = n ln rho + ln(w_n/w_0)/(k-2)``); on the 64 x 64 corner grids
+    of ``python -m theory.period_two_orbit`` the cells past the second flip whose decoupled map keeps an attractor
+    are mostly observed I and those whose map escapes never are (docs/scanners.md item 10).
+    """
+    k = check_even_k("k", k, minimum=4)
+    steps = check_int("steps", steps, low=1)
+    max_period = check_int("max_period", max_period, low=1)
+    if max_period & (max_period - 1):
+        raise ValueError(f"max_period = {max_period!r} is not a power of two; allowed: 1, 2, 4, ...")
+    b1, b2 = _check_betas(beta1, beta2)
+    b1, b2 = np.broadcast_arrays(np.asarray(b1, dtype=np.float64), np.asarray(b2, dtype=np.float64))
+    shape = b1.shape
+    b1, b2 = b1.ravel(), b2.ravel()
+    _, _, u, w, _, _, rho = _period_two(b1, b2, k)
+    out = np.full(b1.shape, NO_PERIOD_TWO_ORBIT, dtype=np.int16)
+    live = np.isfinite(u)
+    u, w = u * (1 + 1e-6), w.copy()
+    r = rho ** (k - 2)
+    keep = 4 * max_period
+    tail = np.empty((min(keep, steps), b1.size, 2))
+    escaped = ~live
+    with np.errstate(all="ignore"):
+        for n in range(steps):
+            s = 1.0 - u * w
+            bad = ~((np.abs(s) < 1e3) & (w > 0) & (w < 1e6))
+            escaped |= bad
+            u = np.where(escaped, 1.0, b1 * u / s ** (k - 1) + 1.0 - b1)
+            w = np.where(escaped, 0.5, w * s ** (k - 2) / r)
+            j = n - (steps - tail.shape[0])
+            if j >= 0:
+                tail[j, :, 0], tail[j, :, 1] = u, w
+    out[live & escaped] = ESCAPED
+    bounded = live & ~escaped
+    found = np.zeros(b1.shape, dtype=bool)
+    out[bounded] = CHAOTIC_ATTRACTOR
+    p = 1
+    while p <= max_period and p < tail.shape[0]:
+        same = np.all(np.abs(tail[p:] - tail[:-p]) <= 1e-7 * np.abs(tail[:-p]), axis=(0, 2))
+        new = bounded & same & ~found
+        out[new] = p
+        found |= new
+        p *= 2
+    return _scalar_or_array(out.reshape(shape))
+
 
 def predicted_regime(beta1, beta2, k):
     """Regime code predicted by Thm 6.1 of the degenerate-polynomials paper (math.md D12).

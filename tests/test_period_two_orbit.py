@@ -142,3 +142,40 @@ def test_bad_arguments():
 
 def test_claim_d19():
     assert_claim_holds("D19")
+
+
+@pytest.mark.parametrize("k, b1, b2, code", [(4, 0.006, 0.03, 2), (4, 0.003, 0.03, 4), (4, 0.001, 0.03, 0),
+                                             (6, 0.002, 0.01, 0), (4, 0.0045, 0.0118, -1)])
+def test_decoupled_attractor_and_what_adam_does_there(k, b1, b2, code):
+    """Past Eq. 9: where the decoupled map keeps an attractor (period 2, 4, or chaotic) Adam from x0 = 1 converges at
+    D5's rate k/(2(k-2)) log10 b2 decades per step; where it escapes the loss comes back to the SignGD scale."""
+    from dynsys.objectives import power
+    from dynsys.optimizers import adam
+    from dynsys.regimes import decoupled_attractor
+    from dynsys.simulate import trajectory
+
+    assert decoupled_attractor(b1, b2, k) == code
+    ds = trajectory(adam(0.01, b1, b2, eps=0.0, bias_correction=False), power(k), [1.0], 2000)
+    loss = ds.log10_loss.values
+    slope = (loss[-1] - loss[-401]) / 400
+    if code >= 0:
+        # on a periodic orbit exactly; on a chaotic one up to ln(w_n/w_0)/((k-2) 400) over a 400-step window
+        assert slope == pytest.approx(k * np.log10(b2) / (2 * (k - 2)), rel=1e-9 if code > 0 else 5e-3)
+        assert loss[300:].max() < -300
+    else:
+        assert loss[-400:].max() > -20  # back near lr^k/k = 1e-8.6: a spike
+        assert period_two_spectral_radius(b1, b2, k) > 1
+
+
+def test_decoupled_attractor_vectorized_and_bad_arguments():
+    from dynsys.regimes import NO_PERIOD_TWO_ORBIT, decoupled_attractor
+
+    b1 = np.array([[0.006, 0.003], [0.3, 0.0045]])
+    b2 = np.array([[0.03, 0.03], [0.5, 0.0118]])
+    np.testing.assert_array_equal(decoupled_attractor(b1, b2, 4), [[2, 4], [NO_PERIOD_TWO_ORBIT, -1]])
+    with pytest.raises(ValueError, match="max_period"):
+        decoupled_attractor(0.006, 0.03, 4, max_period=3)
+    with pytest.raises(ValueError, match="steps"):
+        decoupled_attractor(0.006, 0.03, 4, steps=0)
+    with pytest.raises(ValueError, match="beta2"):
+        decoupled_attractor(0.006, 0.0, 4)

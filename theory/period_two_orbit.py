@@ -230,31 +230,11 @@ register(Claim(
 ))
 
 
-def decoupled_attractor(kv, bb1, bb2, steps=20_000):
-    """What the decoupled map does from 1e-6 off the period-2 orbit: ``"escape"`` (``|s| > 1e3``, ``w > 1e6`` or
-    not finite), ``"periodic"`` (the last 256 states repeat with a period of at most 64, to 1e-7) or ``"chaotic"``."""
-    from dynsys.regimes import decoupled_period_two_orbit
-
-    r = bb2 ** (1.0 / (2 * (kv - 2)))
-    _, _, u1, w1, _, _ = decoupled_period_two_orbit(bb1, bb2, kv)
-    st, tail = (u1 * (1 + 1e-6), w1), []
-    for n in range(steps):
-        s = 1.0 - st[0] * st[1]
-        if not (abs(s) < 1e3 and 0 < st[1] < 1e6):
-            return "escape"
-        st = _decoupled_step(st, kv, bb1, r)
-        if n >= steps - 256:
-            tail.append(st)
-    tail = np.array(tail)
-    if any(np.all(np.abs(tail[p:] - tail[:-p]) <= 1e-7 * np.abs(tail[:-p])) for p in (1, 2, 4, 8, 16, 32, 64)):
-        return "periodic"
-    return "chaotic"
-
-
 def cascade_census(n=64, steps=20_000):
     """Past the second flip (period-2 orbit unstable, Eq. 9 failing, left of Eq. 8) on the corner grid ``n x n`` at
     ``steps`` steps: per k and per kind of decoupled attractor, ``(cells, of them observed I)``."""
-    from dynsys.regimes import period_doubling_residual, period_two_spectral_radius, stability_boundary_beta1
+    from dynsys.regimes import (CHAOTIC_ATTRACTOR, decoupled_attractor, period_doubling_residual,
+                                period_two_spectral_radius, stability_boundary_beta1)
 
     out = {}
     for kv, ds in corner_scans(n, steps).items():
@@ -262,12 +242,11 @@ def cascade_census(n=64, steps=20_000):
         obs = ds.regime.transpose("beta2", "beta1").values
         past = (period_doubling_residual(b1g, b2g, kv) <= 0) & (b1g < stability_boundary_beta1(b2g, kv))
         rad = np.where(past, period_two_spectral_radius(b1g, b2g, kv), np.nan)
-        counts = {}
-        for i, j in zip(*np.nonzero(past & ~(rad < 1))):
-            kind = decoupled_attractor(kv, b1g[i, j], b2g[i, j], steps)
-            cells, conv = counts.get(kind, (0, 0))
-            counts[kind] = (cells + 1, conv + int(obs[i, j] == 1))
-        out[kv] = counts
+        sel = past & ~(rad < 1)
+        code = decoupled_attractor(b1g[sel], b2g[sel], kv, steps=steps)
+        kind = np.where(code > 0, "periodic", np.where(code == CHAOTIC_ATTRACTOR, "chaotic", "escape"))
+        conv = obs[sel] == 1
+        out[kv] = {name: (int(np.sum(kind == name)), int(np.sum(conv & (kind == name)))) for name in np.unique(kind)}
     return out
 
 
