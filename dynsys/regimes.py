@@ -232,8 +232,7 @@ def _period_two(b1, b2, k):
         u2 = (1.0 - b1) * (1.0 + a1) / (1.0 - a1 * a2)
         w1, w2 = (1.0 - s1) / u1, (1.0 - s2) / u2
     ok = exists & (q < 1.0) & (w1 > 0) & (w2 > 0) & np.isfinite(u1) & np.isfinite(u2)
-    nan = np.nan
-    return tuple(np.where(ok, a, nan) for a in (s1, s2, u1, w1, u2, w2)) + (rho,)
+    return tuple(np.where(ok, a, np.nan) for a in (s1, s2, u1, w1, u2, w2)) + (rho,)
 
 
 def decoupled_period_two_orbit(beta1, beta2, k):
@@ -324,6 +323,7 @@ def period_two_stability_boundary_beta1(beta2, k, *, samples=400):
         out[rows] = np.where(has, hi, np.nan)
     return _scalar_or_array(out.reshape(np.shape(b2)))
 
+
 #: codes of :func:`decoupled_attractor` besides a period ``p >= 1``
 CHAOTIC_ATTRACTOR, ESCAPED, NO_PERIOD_TWO_ORBIT = 0, -1, -2
 
@@ -355,8 +355,7 @@ def decoupled_attractor(beta1, beta2, k, *, steps=20_000, max_period=64):
     live = np.isfinite(u)
     u, w = u * (1 + 1e-6), w.copy()
     r = rho ** (k - 2)
-    keep = 4 * max_period
-    tail = np.empty((min(keep, steps), b1.size, 2))
+    tail = np.empty((min(4 * max_period, steps), b1.size, 2))
     escaped = ~live
     with np.errstate(all="ignore"):
         for n in range(steps):

@@ -88,24 +88,19 @@ def _derive_d19() -> Derivation:
     for m in (1, 2, 3, 4):
         wr = sp.expand(sp.diff(sp.chebyshevu(m, x), x) * sp.chebyshevu(m - 1, x)
                        - sp.chebyshevu(m, x) * sp.diff(sp.chebyshevu(m - 1, x), x))
-        ok &= all(c >= 0 for c in sp.Poly(sp.expand(wr.subs(x, 1 + sp.Symbol("e", positive=True))),
-                                              sp.Symbol("e", positive=True)).all_coeffs())
+        e = sp.Symbol("e", positive=True)
+        ok &= all(c >= 0 for c in sp.Poly(sp.expand(wr.subs(x, 1 + e)), e).all_coeffs())
     steps.append((r"existence: $U_m/U_{m-1}$ rises from $(m+1)/m$ at $\sigma = 2$; the orbit exists iff Eq. 9 fails",
                   sp.Eq(sp.Symbol("m"), sp.Symbol("(k-2)/2"))))
     return Derivation(passed=bool(ok), steps=steps, values={})
-
-
-def _decoupled_step(st, kv, bb1, r):
-    uu, ww = st
-    s = 1.0 - uu * ww
-    return (bb1 * uu / s ** (kv - 1) + 1.0 - bb1, ww * s ** (kv - 2) / r ** (kv - 2))
 
 
 CELLS = ((4, 0.006, 0.03), (4, 0.0045, 0.0118), (6, 0.007, 0.01), (6, 0.004, 0.02), (8, 0.006, 0.006), (8, 0.002, 0.015))
 
 
 def _orbit_checks():
-    """(closure error of the 2-cycle, worst |radius - D16's sqrt(det)| where complex, worst D10 mismatch at b1 = 0)."""
+    """(worst closure error of the closed-form 2-cycle in the normalized system, worst |multiplier - the D10
+    map's 2-cycle multiplier| at b1 = 0)."""
     from dynsys.regimes import decoupled_period_two_orbit, period_two_spectral_radius
     from dynsys.systems import get_system
 
@@ -137,24 +132,21 @@ def _orbit_checks():
 
 
 def _birkhoff_rate(kv, bb1, bb2, steps=50_000):
-    """Mean ln|s| / ln rho along the decoupled orbit from 1e-6 off the (unstable) period-2 orbit, and whether the
-    orbit's last 64 steps are periodic (period <= 32)."""
-    from dynsys.regimes import decoupled_period_two_orbit
+    """Mean ln|s| / ln rho along the decoupled orbit from 1e-6 off the (unstable) period-2 orbit, and whether
+    :func:`dynsys.regimes.decoupled_attractor` finds the attractor there chaotic."""
+    from dynsys.regimes import CHAOTIC_ATTRACTOR, decoupled_attractor, decoupled_period_two_orbit
+    from theory.conservative_line import _map
 
-    r = bb2 ** (1.0 / (2 * (kv - 2)))
     _, _, u1, w1, _, _ = decoupled_period_two_orbit(bb1, bb2, kv)
-    st, total, tail = (u1 * (1 + 1e-6), w1), 0.0, []
-    for n in range(steps):
+    st, total = (u1 * (1 + 1e-6), w1), 0.0
+    for _ in range(steps):
         s = 1.0 - st[0] * st[1]
         if not abs(s) < 1e3:
             return math.nan, False
         total += math.log(abs(s))
-        st = _decoupled_step(st, kv, bb1, r)
-        if n >= steps - 64:
-            tail.append(s)
-    tail = np.array(tail)
-    periodic = any(np.allclose(tail[p:], tail[:-p], rtol=1e-7) for p in (1, 2, 4, 8, 16, 32))
-    return total / steps / math.log(r), periodic
+        st = _map(st, kv, bb1, bb2)
+    chaotic = decoupled_attractor(bb1, bb2, kv) == CHAOTIC_ATTRACTOR
+    return total / steps / math.log(bb2 ** (1.0 / (2 * (kv - 2)))), chaotic
 
 
 @lru_cache(maxsize=None)
@@ -171,17 +163,23 @@ def corner_scans(n=48, steps=10_000):
     return out
 
 
+def _past_eq9(ds, kv):
+    """Cells of a corner scan past Eq. 9 and left of Eq. 8: ``(b1, b2, observed regime, past mask, period-2
+    spectral radius (NaN elsewhere))``, all (beta2, beta1) arrays."""
+    from dynsys.regimes import period_doubling_residual, period_two_spectral_radius, stability_boundary_beta1
+
+    b1g, b2g = np.meshgrid(ds.beta1.values, ds.beta2.values, indexing="xy")
+    obs = ds.regime.transpose("beta2", "beta1").values
+    past = (period_doubling_residual(b1g, b2g, kv) <= 0) & (b1g < stability_boundary_beta1(b2g, kv))
+    return b1g, b2g, obs, past, np.where(past, period_two_spectral_radius(b1g, b2g, kv), np.nan)
+
+
 def corner_table(scans=None):
     """Per k, over the corner cells past Eq. 9 and left of Eq. 8: ``(cells with a stable period-2 orbit, of them
     observed I, cells with an unstable one, of them observed I)``."""
-    from dynsys.regimes import period_doubling_residual, period_two_spectral_radius, stability_boundary_beta1
-
     rows = {}
     for kv, ds in (scans or corner_scans()).items():
-        b1g, b2g = np.meshgrid(ds.beta1.values, ds.beta2.values, indexing="xy")
-        obs = ds.regime.transpose("beta2", "beta1").values
-        past = (period_doubling_residual(b1g, b2g, kv) <= 0) & (b1g < stability_boundary_beta1(b2g, kv))
-        rad = np.where(past, period_two_spectral_radius(b1g, b2g, kv), np.nan)
+        _, _, obs, past, rad = _past_eq9(ds, kv)
         stable = past & (rad < 1)
         unstable = past & ~(rad < 1)
         rows[kv] = (int(stable.sum()), int(np.sum(obs[stable] == 1)), int(unstable.sum()), int(np.sum(obs[unstable] == 1)))
@@ -201,8 +199,8 @@ def _measure_d19(d: Derivation) -> Measurement:
     notes.append(f"(a) 2-cycle closure {close:.1e}; multiplier vs the D10 map's at beta1 = 0: {d10:.1e}")
     worst, chaotic = 0.0, 0
     for kv, bb1, bb2 in ((4, 0.001, 0.03), (6, 0.002, 0.01), (8, 0.003, 0.008)):
-        ratio, periodic = _birkhoff_rate(kv, bb1, bb2)
-        chaotic += not periodic
+        ratio, is_chaotic = _birkhoff_rate(kv, bb1, bb2)
+        chaotic += is_chaotic
         worst = max(worst, abs(ratio - 1))
     ok &= worst < 1e-4 and chaotic == 3
     notes.append(f"(b) {chaotic} of 3 aperiodic decoupled attractors; mean ln|s| / ln rho - 1 at most {worst:.1e}")
@@ -233,15 +231,11 @@ register(Claim(
 def cascade_census(n=64, steps=20_000):
     """Past the second flip (period-2 orbit unstable, Eq. 9 failing, left of Eq. 8) on the corner grid ``n x n`` at
     ``steps`` steps: per k and per kind of decoupled attractor, ``(cells, of them observed I)``."""
-    from dynsys.regimes import (CHAOTIC_ATTRACTOR, decoupled_attractor, period_doubling_residual,
-                                period_two_spectral_radius, stability_boundary_beta1)
+    from dynsys.regimes import CHAOTIC_ATTRACTOR, decoupled_attractor
 
     out = {}
     for kv, ds in corner_scans(n, steps).items():
-        b1g, b2g = np.meshgrid(ds.beta1.values, ds.beta2.values, indexing="xy")
-        obs = ds.regime.transpose("beta2", "beta1").values
-        past = (period_doubling_residual(b1g, b2g, kv) <= 0) & (b1g < stability_boundary_beta1(b2g, kv))
-        rad = np.where(past, period_two_spectral_radius(b1g, b2g, kv), np.nan)
+        b1g, b2g, obs, past, rad = _past_eq9(ds, kv)
         sel = past & ~(rad < 1)
         code = decoupled_attractor(b1g[sel], b2g[sel], kv, steps=steps)
         kind = np.where(code > 0, "periodic", np.where(code == CHAOTIC_ATTRACTOR, "chaotic", "escape"))
