@@ -243,14 +243,19 @@ def test_lanes_give_the_bits_of_one_cell_at_a_time():
     from dynsys.scan.episodes import PHASE_OUTPUTS, cell_phases
 
     rng = np.random.default_rng(1)
-    n, steps = 21, 1500  # 21 = 2 full blocks of 8 and a partial one
+    n, steps = 70, 1500  # 70 = 2 full blocks of 32 and a partial one
     b1, b2 = rng.uniform(0, 0.99, n), rng.uniform(0.001, 0.999, n)
     x0 = np.where(np.arange(n) == 5, 0.0, 1.0)  # a zero start takes the scalar path
+    # lane 40 lands on x = 0 exactly at its first step (k = 4, no bias correction: x0 = 2 lr, b1 = 0,
+    # b2 = 3/4, so m/sqrt(v) = 2 exactly) and stops there, in the middle of a block
+    b1[40], b2[40], x0[40] = 0.0, 0.75, 2 * LR
     for k, bc, eps in ((4, False, 0.0), (6, True, 1e-8)):
         out = phase_statistics(k, 1.0, bc, np.full(n, LR), b1, b2, eps, x0, steps, depth=5.0, spike_factor=100.0)
         for i in range(n):
             ref = cell_phases(k, 1.0, bc, LR, b1[i], b2[i], eps, x0[i], steps, 5.0, 100.0 ** (1 / k), steps // 2, 8)
             assert [out[key][i] for key in PHASE_OUTPUTS] == list(ref)
+        if k == 4:
+            assert out["min_log2x_half"][40] == -np.inf and out["phase_steps"][40] == 1
 
 
 def test_regime_plot_marks_the_unsettled_cells():

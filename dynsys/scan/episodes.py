@@ -44,6 +44,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from dynsys.scan.lanes.arithmetic import _stats
+
 __all__ = ["phase_statistics", "covered", "PHASE_OUTPUTS"]
 
 #: outputs of :func:`phase_statistics`: name -> dtype
@@ -184,187 +186,271 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, 
     return longest, lh, mh, fh, nh, arrival, pstart
 
 
-#: cells followed together by :func:`_lanes_phases` (independent dependency chains overlap in the CPU)
-LANES = 8
+#: cells followed together by :func:`_vector_phases` (the lane loop is branch-free, so LLVM vectorizes it)
+VLANES = 32
+# offsets of the per-lane values in the flat state of :func:`_vector_phases` (one float64 array, so that
+# the lane loops see one base pointer: no aliasing question stops their vectorization)
+(_X, _M, _V, _B1, _OB1, _B2, _CV, _ES, _FEPS, _THS, _TAS, _P1, _P2, _RMIN, _PEAK, _NSP, _CUR, _LONG, _ARR,
+ _FST, _LIVE, _STOP, _GP, _DUE) = [i * VLANES for i in range(24)]
+_NS = 24 * VLANES
+
+
+@njit(inline="always")
+def _phase_stats_lane(S, j, t, spike_up, plen):
+    """The statistics of :func:`cell_phases` at ``x_t`` for lane ``j`` (selects only, no effect on a lane
+    that has stopped). Every value is loaded before any select (a load inside one arm of a select is a
+    branch, and stops the loop's vectorization)."""
+    a = abs(S[_X + j])
+    was = S[_LIVE + j] != 0.0
+    r0 = S[_RMIN + j]
+    peak0 = S[_PEAK + j]
+    ns0 = S[_NSP + j]
+    arr0 = S[_ARR + j]
+    cur0 = S[_CUR + j]
+    lng0 = S[_LONG + j]
+    fst0 = S[_FST + j]
+    stop0 = S[_STOP + j]
+    ths = S[_THS + j]
+    tas = S[_TAS + j]
+    live = was & (a < math.inf)
+    # running minimum and spike state machine: the scan kernel's own (its step and window max unused here)
+    r, _, peak, ns, _ = _stats(t, a, r0, 0.0, peak0, ns0, 0.0, spike_up)
+    arr = t if ((arr0 < 0.0) & (a <= tas)) else arr0
+    cur = cur0 + 1.0 if a < ths else 0.0
+    lng = cur if cur > lng0 else lng0
+    fst = t - plen + 1.0 if ((cur == plen) & (fst0 < 0.0)) else fst0
+    S[_RMIN + j] = r if live else r0
+    S[_PEAK + j] = peak if live else peak0
+    S[_NSP + j] = ns if live else ns0
+    S[_ARR + j] = arr if live else arr0
+    S[_CUR + j] = cur if live else cur0
+    S[_LONG + j] = lng if live else lng0
+    S[_FST + j] = fst if live else fst0
+    # a non-finite x stops the lane before its statistics (tstop = t), as in cell_phases
+    S[_STOP + j] = t if (was & (live ^ True)) else stop0
+    S[_LIVE + j] = 1.0 if live else 0.0
+
+
+@njit(inline="always")
+def _phase_update_lane(S, j, t, bc):
+    """One step of lane ``j`` (``G`` in ``S[_GP + j]``), as in :func:`cell_phases`: a zero denominator
+    stops the lane (``tstop = t``, state unchanged); so does ``x = 0``, after its statistics. Marks in
+    ``S[_DUE + j]`` whether the lane's units are due for renewal (loads first, as in :func:`_phase_stats_lane`)."""
+    x = S[_X + j]
+    live = S[_LIVE + j] != 0.0
+    G = S[_GP + j]
+    b1 = S[_B1 + j]
+    b2 = S[_B2 + j]
+    mo = S[_M + j]
+    vo = S[_V + j]
+    stop0 = S[_STOP + j]
+    zero = live & (x == 0.0)
+    m = b1 * mo + S[_OB1 + j] * G
+    v = b2 * vo + S[_CV + j] * (G * G)
+    if bc:
+        p10 = S[_P1 + j]
+        p20 = S[_P2 + j]
+        p1 = p10 * b1
+        p2 = p20 * b2
+        den = math.sqrt(v / (1.0 - p2)) + S[_FEPS + j]
+        xn = x - S[_ES + j] * (m / (1.0 - p1)) / den
+    else:
+        den = math.sqrt(v) + S[_FEPS + j]
+        xn = x - S[_ES + j] * m / den
+    stop = zero | (live & (den == 0.0))
+    go = live & (stop ^ True)
+    if bc:
+        S[_P1 + j] = p1 if go else p10
+        S[_P2 + j] = p2 if go else p20
+    S[_X + j] = xn if go else x
+    S[_M + j] = m if go else mo
+    S[_V + j] = v if go else vo
+    S[_STOP + j] = t if stop else stop0
+    S[_LIVE + j] = 1.0 if go else 0.0
+    ax = abs(xn)
+    due = go & ((ax > _BAND) | ((ax < 1.0 / _BAND) & (ax > 0.0)) | (v > _VBAND) | ((v < 1.0 / _VBAND) & (v > 0.0)))
+    S[_DUE + j] = 1.0 if due else 0.0
+    return (1 if due else 0), (1 if go else 0)
 
 
 @njit(cache=True, error_model="numpy")
-def _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, c0, c1,
-                  phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half,
-                  arrival_step, phase_start):
-    """:func:`cell_phases` for cells ``c0 .. c1-1`` (at most :data:`LANES`) advanced step by step
-    together: the same operations per cell in the same order (so the same bits), but the
-    latency of one cell's step (sqrt, division) overlaps with the others'."""
-    L = LANES
-    X = np.zeros(L)
-    M = np.zeros(L)
-    V = np.zeros(L)
+def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, c0, c1,
+                   phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half,
+                   arrival_step, phase_start):
+    """:func:`cell_phases` for cells ``c0 .. c1-1`` (at most :data:`VLANES`), advanced step by step together
+    with branch-free lane loops (LLVM vectorizes them: 4 cells per AVX2 instruction): the same operations per
+    cell in the same order as :func:`cell_phases`, so the same bits; a stopped lane keeps its state by
+    selects. The rare per-lane work (renewing the units, the half-run record) runs in scalar loops. For
+    ``k > 8``, and at steps ``half`` and ``steps``, the gradient power runs in passes of its own."""
+    L = VLANES
+    S = np.zeros(_NS)
     ex = np.zeros(L, np.int64)
     ev = np.zeros(L, np.int64)
-    p1 = np.ones(L)
-    p2 = np.ones(L)
-    cv = np.zeros(L)
-    es = np.zeros(L)
-    feps = np.zeros(L)
-    ths = np.zeros(L)
     thr = np.zeros(L)
-    tas = np.zeros(L)
-    arr = np.full(L, -1, np.int64)
-    fst = np.full(L, -1, np.int64)
-    rmin = np.zeros(L)
-    peak = np.zeros(L)
-    nsp = np.zeros(L, np.int64)
-    cur = np.zeros(L, np.int64)
-    longest = np.zeros(L, np.int64)
     lh = np.zeros(L, np.int64)
     mh = np.full(L, math.inf)
     fh = np.full(L, math.inf)
     nh = np.zeros(L, np.int64)
-    tstop = np.full(L, -1, np.int64)
+    scalar = np.zeros(L, np.bool_)
     n = c1 - c0
+    for j in range(L):
+        S[_STOP + j] = -1.0
+        S[_ARR + j] = -1.0
+        S[_FST + j] = -1.0
+        S[_P1 + j] = 1.0
+        S[_P2 + j] = 1.0
+        S[_RMIN + j] = 1.0
+        S[_B2 + j] = 0.5
+    live_n = 0
     for j in range(n):
         c = c0 + j
         if x0[c] == 0.0 or not math.isfinite(x0[c]):
-            tstop[j] = -2  # handled by the scalar function
+            scalar[j] = True  # handled by the scalar function
             continue
         e = math.frexp(abs(x0[c]))[1]
-        X[j] = math.ldexp(x0[c], -e)
+        S[_X + j] = math.ldexp(x0[c], -e)
         ex[j] = e
         ev[j] = 2 * (k - 1) * e
-        cv[j] = math.ldexp(1.0 - b2[c], 2 * (k - 1) * ex[j] - ev[j])
-        es[j] = lr[c] * math.ldexp(1.0, (k - 2) * ex[j] - ev[j] // 2)
-        feps[j] = math.ldexp(eps[c], -(ev[j] // 2))
+        S[_B1 + j] = b1[c]
+        S[_OB1 + j] = 1.0 - b1[c]
+        S[_B2 + j] = b2[c]
+        S[_CV + j] = math.ldexp(1.0 - b2[c], 2 * (k - 1) * ex[j] - ev[j])
+        S[_ES + j] = lr[c] * math.ldexp(1.0, (k - 2) * ex[j] - ev[j] // 2)
+        S[_FEPS + j] = math.ldexp(eps[c], -(ev[j] // 2))
         thr[j] = lr[c] * 10.0 ** (-depth / k)
-        ths[j] = math.ldexp(thr[j], -ex[j])
-        tas[j] = math.ldexp(ARRIVAL * lr[c], -ex[j])
-        rmin[j] = abs(X[j])
-    alive = 0
-    for j in range(n):
-        if tstop[j] == -1:
-            alive += 1
+        S[_THS + j] = math.ldexp(thr[j], -ex[j])
+        S[_TAS + j] = math.ldexp(ARRIVAL * lr[c], -ex[j])
+        S[_RMIN + j] = abs(S[_X + j])
+        S[_LIVE + j] = 1.0
+        live_n += 1
+    fplen = float(plen)
     for t in range(steps + 1):
-        if alive == 0:
+        if live_n == 0:
             break
-        for j in range(n):
-            if tstop[j] != -1:
-                continue
-            c = c0 + j
-            a = abs(X[j])
-            if not (a < math.inf):
-                tstop[j] = t
-                alive -= 1
-                continue
-            if a < rmin[j]:
-                rmin[j] = a
-            insb = peak[j] > 0.0
-            start = a > rmin[j] * spike_up
-            pk2 = a if a > peak[j] else peak[j]
-            end = insb and (a * spike_up < pk2)
-            peak[j] = pk2 if ((insb or start) and not end) else 0.0
-            if end:
-                nsp[j] += 1
-            if arr[j] < 0 and a <= tas[j]:
-                arr[j] = t
-            if a < ths[j]:
-                cur[j] += 1
-                if cur[j] > longest[j]:
-                    longest[j] = cur[j]
-                if cur[j] == plen and fst[j] < 0:
-                    fst[j] = t - plen + 1
+        tf = float(t)
+        due = 0
+        live_n = 0
+        if t != half and t != steps and k <= 8:
+            # the common step: statistics, gradient and update in one lane loop (the gradient power written
+            # out as the products of cell_phases, G = ((X X) X) ..., so the loop has no inner trip count)
+            if k == 4:
+                for j in range(L):
+                    _phase_stats_lane(S, j, tf, spike_up, fplen)
+                    x = S[_X + j]
+                    S[_GP + j] = ((x * x) * x) * curv
+                    d, g = _phase_update_lane(S, j, tf, bc)
+                    due += d
+                    live_n += g
+            elif k == 6:
+                for j in range(L):
+                    _phase_stats_lane(S, j, tf, spike_up, fplen)
+                    x = S[_X + j]
+                    S[_GP + j] = ((((x * x) * x) * x) * x) * curv
+                    d, g = _phase_update_lane(S, j, tf, bc)
+                    due += d
+                    live_n += g
             else:
-                cur[j] = 0
+                for j in range(L):
+                    _phase_stats_lane(S, j, tf, spike_up, fplen)
+                    x = S[_X + j]
+                    S[_GP + j] = ((((((x * x) * x) * x) * x) * x) * x) * curv
+                    d, g = _phase_update_lane(S, j, tf, bc)
+                    due += d
+                    live_n += g
+        else:
+            for j in range(L):
+                _phase_stats_lane(S, j, tf, spike_up, fplen)
             if t == half:
-                lh[j] = longest[j]
-                r = rmin[j]
-                mh[j] = (math.log2(math.frexp(r)[0]) + math.frexp(r)[1] + ex[j]) if r > 0.0 else -math.inf
-                fh[j] = (math.log2(math.frexp(a)[0]) + math.frexp(a)[1] + ex[j]) if a > 0.0 else -math.inf
-                nh[j] = nsp[j]
-            if t == steps or a == 0.0:
-                tstop[j] = t
-                alive -= 1
-                continue
-            x = X[j]
-            G = x
+                for j in range(L):
+                    if S[_LIVE + j] != 0.0:
+                        a = abs(S[_X + j])
+                        r = S[_RMIN + j]
+                        lh[j] = int(S[_LONG + j])
+                        mh[j] = (math.log2(math.frexp(r)[0]) + math.frexp(r)[1] + ex[j]) if r > 0.0 else -math.inf
+                        fh[j] = (math.log2(math.frexp(a)[0]) + math.frexp(a)[1] + ex[j]) if a > 0.0 else -math.inf
+                        nh[j] = int(S[_NSP + j])
+            if t == steps:
+                for j in range(L):
+                    S[_STOP + j] = tf if S[_LIVE + j] != 0.0 else S[_STOP + j]
+                    S[_LIVE + j] = 0.0
+                break
+            for j in range(L):
+                S[_GP + j] = S[_X + j]
             for _ in range(k - 2):
-                G = G * x
-            G = G * curv
-            m = b1[c] * M[j] + (1.0 - b1[c]) * G
-            v = b2[c] * V[j] + cv[j] * (G * G)
-            if bc:
-                p1[j] = p1[j] * b1[c]
-                p2[j] = p2[j] * b2[c]
-                den = math.sqrt(v / (1.0 - p2[j])) + feps[j]
-                if den == 0.0:
-                    tstop[j] = t
-                    alive -= 1
-                    continue
-                x = x - es[j] * (m / (1.0 - p1[j])) / den
-            else:
-                den = math.sqrt(v) + feps[j]
-                if den == 0.0:
-                    tstop[j] = t
-                    alive -= 1
-                    continue
-                x = x - es[j] * m / den
-            M[j] = m
-            V[j] = v
-            X[j] = x
-            ax = abs(x)
-            if ax > _BAND or (ax < 1.0 / _BAND and ax > 0.0) or v > _VBAND or (v < 1.0 / _VBAND and v > 0.0):
-                e1 = math.frexp(x)[1] if (ax > 0.0 and ax < math.inf) else 0
-                e2 = 0
-                if v > 0.0 and v < math.inf:
-                    e2 = math.frexp(v)[1]
-                    e2 -= e2 & 1
-                X[j] = math.ldexp(x, -e1)
-                M[j] = math.ldexp(m, -(k - 1) * e1)
-                rmin[j] = math.ldexp(rmin[j], -e1)
-                peak[j] = math.ldexp(peak[j], -e1)
-                ex[j] += e1
-                V[j] = math.ldexp(v, -e2)
-                ev[j] += e2
-                if 2 * (k - 1) * ex[j] - ev[j] > 960:
-                    e3 = 2 * (k - 1) * ex[j]
-                    V[j] = math.ldexp(V[j], ev[j] - e3)
-                    ev[j] = e3
-                cv[j] = math.ldexp(1.0 - b2[c], 2 * (k - 1) * ex[j] - ev[j])
-                es[j] = lr[c] * math.ldexp(1.0, (k - 2) * ex[j] - ev[j] // 2)
-                feps[j] = math.ldexp(eps[c], -(ev[j] // 2))
-                ths[j] = math.ldexp(thr[j], -ex[j])
-                tas[j] = math.ldexp(ARRIVAL * lr[c], -ex[j])
+                for j in range(L):
+                    S[_GP + j] = S[_GP + j] * S[_X + j]
+            for j in range(L):
+                S[_GP + j] = S[_GP + j] * curv
+            for j in range(L):
+                d, g = _phase_update_lane(S, j, tf, bc)
+                due += d
+                live_n += g
+        if due:
+            for j in range(L):
+                if S[_DUE + j] != 0.0:
+                    _renew_units(S, j, k, ex, ev, thr, lr[c0 + j], b2[c0 + j], eps[c0 + j])
     for j in range(n):
         c = c0 + j
-        if tstop[j] == -2:
-            a_, b_, c_, d_, e_, f_, g_ = cell_phases(k, curv, bc, lr[c], b1[c], b2[c], eps[c], x0[c], steps, depth, spike_up,
-                                                     half, plen)
+        if scalar[j]:
+            a_, b_, c_, d_, e_, f_, g_ = cell_phases(k, curv, bc, lr[c], b1[c], b2[c], eps[c], x0[c], steps, depth,
+                                                     spike_up, half, plen)
             phase_steps[c], phase_steps_half[c], min_log2x_half[c], final_log2x_half[c], n_spikes_half[c] = a_, b_, c_, d_, e_
             arrival_step[c], phase_start[c] = f_, g_
             continue
-        if tstop[j] < half:  # stopped early: the half-run statistics are those so far
-            lh[j] = longest[j]
-            r = rmin[j]
+        if S[_STOP + j] < half:  # stopped early: the half-run statistics are those so far
+            lh[j] = int(S[_LONG + j])
+            r = S[_RMIN + j]
             mh[j] = (math.log2(math.frexp(r)[0]) + math.frexp(r)[1] + ex[j]) if r > 0.0 else -math.inf
-            fh[j] = mh[j] if abs(X[j]) == 0.0 else math.inf
-            nh[j] = nsp[j]
-        phase_steps[c] = longest[j]
+            fh[j] = mh[j] if abs(S[_X + j]) == 0.0 else math.inf
+            nh[j] = int(S[_NSP + j])
+        phase_steps[c] = int(S[_LONG + j])
         phase_steps_half[c] = lh[j]
         min_log2x_half[c] = mh[j]
         final_log2x_half[c] = fh[j]
         n_spikes_half[c] = nh[j]
-        arrival_step[c] = arr[j]
-        phase_start[c] = fst[j]
+        arrival_step[c] = int(S[_ARR + j])
+        phase_start[c] = int(S[_FST + j])
+
+
+@njit(inline="always")
+def _renew_units(S, j, k, ex, ev, thr, lr, b2, eps):
+    """Renew lane ``j``'s units by exact powers of two (the block of :func:`cell_phases`)."""
+    X = S[_X + j]
+    V = S[_V + j]
+    ax = abs(X)
+    e1 = math.frexp(X)[1] if (ax > 0.0 and ax < math.inf) else 0
+    e2 = 0
+    if V > 0.0 and V < math.inf:
+        e2 = math.frexp(V)[1]
+        e2 -= e2 & 1
+    S[_X + j] = math.ldexp(X, -e1)
+    S[_M + j] = math.ldexp(S[_M + j], -(k - 1) * e1)
+    S[_RMIN + j] = math.ldexp(S[_RMIN + j], -e1)
+    S[_PEAK + j] = math.ldexp(S[_PEAK + j], -e1)
+    ex[j] += e1
+    S[_V + j] = math.ldexp(V, -e2)
+    ev[j] += e2
+    if 2 * (k - 1) * ex[j] - ev[j] > 960:
+        e3 = 2 * (k - 1) * ex[j]
+        S[_V + j] = math.ldexp(S[_V + j], ev[j] - e3)
+        ev[j] = e3
+    S[_CV + j] = math.ldexp(1.0 - b2, 2 * (k - 1) * ex[j] - ev[j])
+    S[_ES + j] = lr * math.ldexp(1.0, (k - 2) * ex[j] - ev[j] // 2)
+    S[_FEPS + j] = math.ldexp(eps, -(ev[j] // 2))
+    S[_THS + j] = math.ldexp(thr[j], -ex[j])
+    S[_TAS + j] = math.ldexp(ARRIVAL * lr, -ex[j])
 
 
 @njit(parallel=True, cache=True)
 def _phase_cells(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen,
                  phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half, arrival_step, phase_start):
     n = lr.shape[0]
-    nb = (n + LANES - 1) // LANES
+    nb = (n + VLANES - 1) // VLANES
     for blk in prange(nb):
-        c0 = blk * LANES
-        _lanes_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, c0, min(c0 + LANES, n),
-                      phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half, arrival_step,
-                      phase_start)
+        c0 = blk * VLANES
+        _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, c0, min(c0 + VLANES, n),
+                       phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half, arrival_step,
+                       phase_start)
 
 
 def covered(optimizer: str, params: dict) -> np.ndarray:
