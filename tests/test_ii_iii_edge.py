@@ -1,0 +1,74 @@
+"""The finite-time II/III edge (theory/ii_iii_edge.py, docs/scanners.md item 11).
+
+What is asserted: the oracle of "best cut per row" recovers a known cut exactly and is an upper bound of the
+theory's own line; the stricter phase statistics follow the scan's trajectory (their plain run equals the scan's
+``phase_steps`` cell by cell) and are what their definitions say on cells whose behaviour the theory fixes (a
+converging regime-I cell falls monotonically with one sign, a regime-III cell far past the existence line has
+no phase under any rule); with the plain rule the relabelling gives back the Dataset's own agreements.
+"""
+import numpy as np
+import pytest
+
+from theory.ii_iii_edge import RULES, best_row_cuts, issue13_scan, phase_rule_statistics, rule_agreements
+
+
+def test_best_row_cuts_recovers_a_known_edge():
+    rng = np.random.default_rng(3)
+    rows, cols = 30, 40
+    lo = rng.integers(0, 15, rows)  # first column predicted II or III
+    cut = lo + rng.integers(1, 20, rows)  # the observed edge
+    pred = np.ones((rows, cols), int)
+    obs = np.ones((rows, cols), int)
+    for r in range(rows):
+        pred[r, lo[r]:] = 3
+        pred[r, lo[r]:lo[r] + 2] = 2  # the theory's line: 2 columns in, wrong almost everywhere
+        obs[r, lo[r]:cut[r]] = 2
+        obs[r, cut[r]:] = 3
+    a2, a3, cuts, _ = best_row_cuts(obs, pred)
+    assert a2 == 1.0 and a3 == 1.0 and np.array_equal(cuts, cut)
+    # with 5 % of the II/III cells flipped, the oracle still beats the theory's line in both regimes
+    noisy = obs.copy()
+    flip = (pred >= 2) & (rng.random(obs.shape) < 0.05)
+    noisy[flip] = 5 - noisy[flip]
+    a2n, a3n, _, _ = best_row_cuts(noisy, pred)
+    theory2 = np.mean(noisy[pred == 2] == 2)
+    theory3 = np.mean(noisy[pred == 3] == 3)
+    assert min(a2n, a3n) > 0.9 and a2n >= theory2 and a3n > theory3
+    with pytest.raises(ValueError, match="2-D"):
+        best_row_cuts(obs[0], pred[0])
+
+
+def test_plain_run_is_the_scans_phase_steps_and_rules_are_stricter():
+    k, n, steps = 6, 16, 3000
+    ds = issue13_scan(k, n, steps)
+    b2g, b1g = np.meshgrid(ds.beta2.values, ds.beta1.values, indexing="ij")
+    st = phase_rule_statistics(b1g, b2g, k, steps=steps)
+    assert np.array_equal(st[:, 0], ds.phase_steps.values.ravel())
+    assert np.all(st[:, 1:4] <= st[:, :1])
+    agr = rule_agreements(ds, k, st)
+    assert set(agr) == set(RULES)
+    for code in (1, 2, 3):
+        assert agr["plain"][code - 1] == pytest.approx(ds.attrs[f"agreement_regime{code}"], abs=0, nan_ok=True)
+    # every rule only turns phases into non-phases: regime III can only gain
+    for rule in RULES:
+        assert agr[rule][2] >= agr["plain"][2]
+
+
+def test_rules_on_cells_the_theory_fixes():
+    # regime I (k = 4, b1 = 0.5 < b2 = 0.9, Eq. 8): the fixed point has s = rho > 0, so the converging run
+    # falls at every step with one sign for thousands of steps; regime III far past the existence line: none
+    st = phase_rule_statistics(np.array([0.5, 0.99]), np.array([0.9, 0.3]), 4, steps=5000)
+    conv, osc = st
+    assert np.all(conv[:4] > 4000) and conv[4] > 0.9 * (5000 - conv[5])
+    assert np.all(osc[:4] < 8) and osc[4] == 0
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match="k = 5"):
+        phase_rule_statistics([0.5], [0.9], 5)
+    with pytest.raises(ValueError, match="beta2"):
+        phase_rule_statistics([0.5], [1.0], 4)
+    with pytest.raises(ValueError, match="same number"):
+        phase_rule_statistics([0.5, 0.6], [0.9], 4)
+    with pytest.raises(ValueError, match="lr = -1"):
+        phase_rule_statistics([0.5], [0.9], 4, lr=-1)

@@ -1,0 +1,276 @@
+"""The finite-time II/III edge of Adam's phase diagram on ``x^k/k``: what a boundary curve could reach, and
+what stricter definitions of an exponential phase do (issue 13; a measurement, not a registered claim).
+
+Two questions about the 96 x 96 x 20000 maps of issue 13 (Adam, ``lr = 0.01``, eps = 0, no bias correction,
+``x0 = 1``), whose regime-III agreement (0.927 / 0.868 / 0.856 for k = 4 / 6 / 8) misses the target because
+of the ghost band past the existence line ``beta1 = beta2^{(k-1)/(2(k-2))}`` (docs/scanners.md items 3, 5, 8):
+
+1. **Is the observed II/III edge a curve at all?** :func:`best_row_cuts` puts, in every ``beta2`` row, one cut
+   through the cells the theory calls II or III (II left of it, III right of it), placed to minimize
+   ``misses_II + lam misses_III`` for the row; over a sweep of ``lam`` it keeps the cuts whose smaller
+   agreement is largest. This is an *oracle*: 96 cut positions read off the observed map, an upper bound
+   for any boundary ``beta1 = f(beta2)``, not a prediction. If it stays far below 0.95 the finite-time map
+   cannot be described by any curve (the blur would be the obstacle); if it reaches 0.95, a curve exists
+   and the obstacle is only that the theory does not give it. The cut's offset from the existence line is
+   reported per ``beta2`` band.
+2. **Does a stricter phase definition tell the ghost phases from regime II?** :func:`phase_rule_statistics`
+   follows every cell with the scan's arithmetic (exact power-of-two units as in :mod:`dynsys.scan.episodes`;
+   its plain longest run is checked to equal the scan's ``phase_steps`` cell by cell) and records the
+   longest run of consecutive steps ``depth`` decades below ``c lr^k/k`` that, in addition,
+   (a) never rises more than ``spike_factor`` above the run's own minimum (*spike-free*),
+   (b) keeps the sign of ``x`` (*one sign*: the fixed point has ``s = rho > 0``), or
+   (c) falls at every step (*monotone*), and (d) the fraction of the steps after arrival spent in phases of
+   at least ``phase_length`` steps (*duty*; rule: more than half). Each rule is decided from the trajectory
+   alone; :func:`rule_agreements` relabels the cells with it (the classifier's ``still`` test unchanged).
+
+``python -m theory.ii_iii_edge`` prints both tables (quoted in docs/scanners.md item 11).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from dynsys._validate import check_even_k, check_int
+
+#: the rules of :func:`rule_agreements`, in the column order of :func:`phase_rule_statistics`
+RULES = ("plain", "spike_free", "one_sign", "monotone", "duty")
+_BAND = 2.0 ** 16
+_VBAND = 2.0 ** 96
+
+
+@njit(cache=True, error_model="numpy")
+def _cell(k, lr, b1, b2, x0, steps, depth, spike_up, plen):
+    """Longest plain / spike-free / one-sign / monotone deep runs, steps in deep runs of ``>= plen`` and the
+    arrival step of one Adam run (eps = 0, no bias correction), in the units of :mod:`dynsys.scan.episodes`."""
+    ex = math.frexp(abs(x0))[1]
+    X = math.ldexp(x0, -ex)
+    ev = 2 * (k - 1) * ex
+    M = 0.0
+    V = 0.0
+    cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
+    es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
+    thr = lr * 10.0 ** (-depth / k)
+    ths = math.ldexp(thr, -ex)
+    tas = math.ldexp(2.0 * lr, -ex)
+    arrival = -1
+    run = 0
+    inph = 0
+    best = np.zeros(4, np.int64)
+    cur = np.zeros(4, np.int64)
+    prev = math.inf
+    psign = X > 0.0
+    rmin = math.inf
+    for t in range(steps + 1):
+        a = abs(X)
+        if not (a < math.inf) or a == 0.0:
+            break
+        if arrival < 0 and a <= tas:
+            arrival = t
+        absx = math.ldexp(a, ex)  # |x| itself: units change between steps (the runs compare across them)
+        deep = a < ths
+        if deep:
+            run += 1
+            if run == plen:
+                inph += plen
+            elif run > plen:
+                inph += 1
+            cur[0] = run
+            if cur[1] > 0 and absx <= rmin * spike_up:
+                cur[1] += 1
+                rmin = min(rmin, absx)
+            else:
+                cur[1] = 1
+                rmin = absx
+            cur[2] = cur[2] + 1 if (cur[2] > 0 and (X > 0.0) == psign) else 1
+            cur[3] = cur[3] + 1 if (cur[3] > 0 and absx < prev) else 1
+        else:
+            run = 0
+            cur[:] = 0
+        for i in range(4):
+            if cur[i] > best[i]:
+                best[i] = cur[i]
+        prev = absx
+        psign = X > 0.0
+        if t == steps:
+            break
+        G = X
+        for _ in range(k - 2):
+            G = G * X
+        m = b1 * M + (1.0 - b1) * G
+        v = b2 * V + cv * (G * G)
+        den = math.sqrt(v)
+        if den == 0.0:
+            break
+        X = X - es * m / den
+        M = m
+        V = v
+        ax = abs(X)
+        if ax > _BAND or (ax < 1.0 / _BAND and ax > 0.0) or V > _VBAND or (V < 1.0 / _VBAND and V > 0.0):
+            e1 = math.frexp(X)[1] if (ax > 0.0 and ax < math.inf) else 0
+            e2 = 0
+            if V > 0.0 and V < math.inf:
+                e2 = math.frexp(V)[1]
+                e2 -= e2 & 1
+            X = math.ldexp(X, -e1)
+            M = math.ldexp(M, -(k - 1) * e1)
+            ex += e1
+            V = math.ldexp(V, -e2)
+            ev += e2
+            if 2 * (k - 1) * ex - ev > 960:
+                e3 = 2 * (k - 1) * ex
+                V = math.ldexp(V, ev - e3)
+                ev = e3
+            cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
+            es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
+            ths = math.ldexp(thr, -ex)
+            tas = math.ldexp(2.0 * lr, -ex)
+    return best[0], best[1], best[2], best[3], inph, arrival
+
+
+@njit(parallel=True, cache=True)
+def _cells(k, lr, b1, b2, x0, steps, depth, spike_up, plen, out):
+    for i in prange(b1.shape[0]):
+        r = _cell(k, lr, b1[i], b2[i], x0, steps, depth, spike_up, plen)
+        for j in range(6):
+            out[i, j] = r[j]
+
+
+def phase_rule_statistics(beta1, beta2, k, *, lr=0.01, steps=20_000, x0=1.0, depth=5.0, spike_factor=100.0,
+                          phase_length=8):
+    """Per cell (rows of an int64 array ``(n, 6)``): the longest plain, spike-free, one-sign and monotone deep runs,
+    the steps spent in deep runs of at least ``phase_length`` steps, and the arrival step (``|x| <= 2 lr``; -1
+    never). Adam, eps = 0, no bias correction, on ``x^k/k`` from ``x0`` (see the module docstring)."""
+    k = check_even_k("k", k, minimum=4)
+    steps = check_int("steps", steps, low=1)
+    phase_length = check_int("phase_length", phase_length, low=1)
+    b1 = np.ascontiguousarray(np.ravel(beta1), dtype=np.float64)
+    b2 = np.ascontiguousarray(np.ravel(beta2), dtype=np.float64)
+    if b1.shape != b2.shape:
+        raise ValueError(f"beta1 has {b1.size} cells and beta2 {b2.size}; allowed: the same number")
+    if np.any((b1 < 0) | (b1 >= 1)) or np.any((b2 <= 0) | (b2 >= 1)):
+        raise ValueError("beta1 must lie in [0, 1) and beta2 in (0, 1)")
+    if not (lr > 0 and math.isfinite(lr)) or not (x0 != 0 and math.isfinite(x0)):
+        raise ValueError(f"lr = {lr!r}, x0 = {x0!r}; allowed: lr > 0 and x0 != 0, both finite")
+    out = np.zeros((b1.size, 6), np.int64)
+    _cells(k, float(lr), b1, b2, float(x0), steps, float(depth), float(spike_factor) ** (1.0 / k), phase_length, out)
+    return out
+
+
+def rule_agreements(ds, k, stats=None):
+    """``{rule: (agreement I, II, III)}`` of the phase Dataset ``ds`` (an issue-13 scan of ``k``) when an exponential
+    phase is defined by each rule of :data:`RULES` (a cell labelled I or II by the scan keeps its label if the rule
+    still finds a phase, else becomes III; III stays III: every rule is stricter than the plain run). ``stats``:
+    the output of :func:`phase_rule_statistics` for the cells of ``ds`` (computed if None)."""
+    b2g, b1g = np.meshgrid(ds[ds.attrs["y_name"]].values, ds[ds.attrs["x_name"]].values, indexing="ij")
+    if stats is None:
+        stats = phase_rule_statistics(b1g, b2g, k, lr=float(ds.attrs["lr"]), steps=int(ds.attrs["steps"]),
+                                      phase_length=int(ds.attrs["phase_length"]))
+    obs = ds.regime.values.ravel()
+    pred = ds.predicted_regime.values.ravel()
+    plen = int(ds.attrs["phase_length"])
+    steps = int(ds.attrs["steps"])
+    arrival = stats[:, 5]
+    duty = stats[:, 4] / np.maximum(steps + 1 - np.where(arrival >= 0, arrival, steps + 1), 1)
+    found = {"plain": stats[:, 0] >= plen, "spike_free": stats[:, 1] >= plen, "one_sign": stats[:, 2] >= plen,
+             "monotone": stats[:, 3] >= plen, "duty": duty > 0.5}
+    out = {}
+    for rule in RULES:
+        lab = np.where(((obs == 1) | (obs == 2)) & ~found[rule], 3, obs)
+        out[rule] = tuple(float(np.mean(lab[pred == c] == c)) if np.any(pred == c) else float("nan") for c in (1, 2, 3))
+    return out
+
+
+def best_row_cuts(obs, pred, lams=None):
+    """The oracle of question 1 on one map (``obs``, ``pred``: regime codes, rows = ``beta2``, columns = ``beta1``).
+
+    In each row, among the cells predicted II or III (columns ``lo .. hi-1``), the cut ``c`` (II in ``lo .. c-1``,
+    III in ``c .. hi-1``) minimizing ``misses_II + lam misses_III``; over ``lams`` the sweep whose
+    ``min(agreement II, agreement III)`` is largest. Returns ``(agreement II, agreement III, cut column per row
+    (-1: no such cells), lam)``."""
+    obs = np.asarray(obs)
+    pred = np.asarray(pred)
+    if obs.shape != pred.shape or obs.ndim != 2:
+        raise ValueError(f"obs {obs.shape} and pred {pred.shape} must be equal 2-D shapes")
+    lams = np.geomspace(0.05, 20.0, 61) if lams is None else np.asarray(lams, dtype=float)
+    best = None
+    for lam in lams:
+        n2 = m2 = n3 = m3 = 0
+        cuts = np.full(obs.shape[0], -1)
+        for r in range(obs.shape[0]):
+            cols = np.flatnonzero(pred[r] >= 2)
+            if cols.size == 0:
+                continue
+            lo, hi = cols.min(), cols.max() + 1
+            o = obs[r, lo:hi]
+            miss2 = np.concatenate([[0], np.cumsum(o != 2)])  # II misses left of each cut
+            miss3 = np.concatenate([np.cumsum((o != 3)[::-1])[::-1], [0]])  # III misses right of each cut
+            c = int(np.argmin(miss2 + lam * miss3))
+            cuts[r] = lo + c
+            n2 += c
+            m2 += int(miss2[c])
+            n3 += hi - lo - c
+            m3 += int(miss3[c])
+        a2 = 1 - m2 / n2 if n2 else float("nan")
+        a3 = 1 - m3 / n3 if n3 else float("nan")
+        score = min(a2, a3)
+        if best is None or score > best[0]:
+            best = (score, a2, a3, cuts, float(lam))
+    return best[1], best[2], best[3], best[4]
+
+
+def issue13_scan(k, n=96, steps=20_000):
+    """The issue-13 map of ``k``: Adam, lr = 0.01, eps = 0, no bias correction, x0 = 1, ``n x n`` cell-centred
+    ``(beta1, beta2)`` cells on ``[0, 1]^2`` (the settings of ``figures/_common.regime_scan``)."""
+    from dynsys.scan import phase_diagram
+
+    return phase_diagram("adam", "power", k=k, x=("beta1", 0.0, 1.0, n), y=("beta2", 0.0, 1.0, n), lr=0.01,
+                         steps=steps, x0=1.0, eps=0.0, bias_correction=False, progress=False)
+
+
+def main(n=96, steps=20_000):
+    from dynsys.regimes import existence_boundary_beta1
+
+    print("| k | II (theory) | III (theory) | II (best cut per row) | III (best cut per row) | cut - existence line, "
+          "median by beta2 band [0, .25) / [.25, .5) / [.5, .75) / [.75, 1) |")
+    print("|---|---:|---:|---:|---:|---|")
+    rules, ratios, medians = {}, {}, {}
+    for k in (4, 6, 8):
+        ds = issue13_scan(k, n, steps)
+        obs, pred = ds.regime.values, ds.predicted_regime.values
+        a2, a3, cuts, _ = best_row_cuts(obs, pred)
+        b1v, b2v = ds.beta1.values, ds.beta2.values
+        step = b1v[1] - b1v[0]
+        ok = cuts >= 0
+        off = np.where(cuts < b1v.size, b1v[np.minimum(cuts, b1v.size - 1)] - step / 2, 1.0)[ok] - \
+            existence_boundary_beta1(b2v[ok], k)
+        bands = [np.median(off[(b2v[ok] >= lo) & (b2v[ok] < lo + 0.25)]) for lo in (0, 0.25, 0.5, 0.75)]
+        cut_b1 = off + existence_boundary_beta1(b2v[ok], k)
+        upper = b2v[ok] >= 0.4
+        q = cut_b1[upper] / b2v[ok][upper] ** ((k - 1) / (2 * (k - 2)))
+        r = cut_b1[upper] / np.sqrt(b2v[ok][upper])
+        ratios[k] = (q.min(), q.max(), r.min(), r.max())
+        print(f"| {k} | {ds.attrs['agreement_regime2']:.4f} | {ds.attrs['agreement_regime3']:.4f} | {a2:.4f} | {a3:.4f} | "
+              + " / ".join(f"{b:+.3f}" for b in bands) + " |")
+        b2g, b1g = np.meshgrid(b2v, b1v, indexing="ij")
+        stats = phase_rule_statistics(b1g, b2g, k, steps=steps)
+        same = int(np.sum(stats[:, 0] == ds.phase_steps.values.ravel()))
+        rules[k] = (rule_agreements(ds, k, stats), same, stats.shape[0])
+        obs, pred = obs.ravel(), pred.ravel()
+        duty = stats[:, 4] / np.maximum(steps + 1 - np.where(stats[:, 5] >= 0, stats[:, 5], steps + 1), 1)
+        medians[k] = [(float(np.median(stats[sel, 0])), float(np.median(stats[sel, 2])), float(np.median(duty[sel])))
+                      for sel in ((pred == 2) & (obs == 2), (pred == 3) & (obs == 2))]
+    print("\nat the cut, rows with beta2 >= 0.4: " + "; ".join(
+        f"k = {k}: beta1/rho^(k-1) {a:.3f}-{b:.3f}, beta1/sqrt(beta2) {c:.3f}-{d:.3f}" for k, (a, b, c, d) in ratios.items()))
+    print("\nmedian plain run / one-sign run / duty of the observed-II cells, predicted II vs predicted III (ghost band): "
+          + "; ".join(f"k = {k}: " + " vs ".join(f"{a:.0f} / {b:.0f} / {c:.3f}" for a, b, c in m) for k, m in medians.items()))
+    print("\n| k | rule | agreement I | II | III |\n|---|---|---:|---:|---:|")
+    for k, (agr, same, n) in rules.items():
+        for rule, (a1, a2, a3) in agr.items():
+            note = f" (plain run = scan's phase_steps in {same}/{n} cells)" if rule == "plain" else ""
+            print(f"| {k} | {rule}{note} | {a1:.4f} | {a2:.4f} | {a3:.4f} |")
+
+
+if __name__ == "__main__":  # python -m theory.ii_iii_edge
+    main()
