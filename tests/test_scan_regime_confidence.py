@@ -258,6 +258,20 @@ def test_lanes_give_the_bits_of_one_cell_at_a_time():
             assert out["min_log2x_half"][40] == -np.inf and out["phase_steps"][40] == 1
 
 
+@pytest.mark.parametrize("k, curv", [(2, 3.0), (8, 1.0), (10, 1.0)])
+def test_lanes_give_the_bits_of_one_cell_at_a_time_for_other_powers(k, curv):
+    """k = 8 takes the fused lane loop; k = 2 (quadratic, curvature 3) and k = 10 the gradient-power passes."""
+    from dynsys.scan.episodes import PHASE_OUTPUTS, cell_phases
+
+    rng = np.random.default_rng(k)
+    n, steps = 40, 1200
+    b1, b2 = rng.uniform(0, 0.99, n), rng.uniform(0.001, 0.999, n)
+    out = phase_statistics(k, curv, False, np.full(n, LR), b1, b2, 0.0, 1.0, steps, depth=5.0, spike_factor=100.0)
+    for i in range(n):
+        ref = cell_phases(k, curv, False, LR, b1[i], b2[i], 0.0, 1.0, steps, 5.0, 100.0 ** (1 / k), steps // 2, 8)
+        assert [out[key][i] for key in PHASE_OUTPUTS] == list(ref)
+
+
 def test_regime_plot_marks_the_unsettled_cells():
     from dynsys.plot.phase import plot_phase
 

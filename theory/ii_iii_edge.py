@@ -19,8 +19,9 @@ of the ghost band past the existence line ``beta1 = beta2^{(k-1)/(2(k-2))}`` (do
    longest run of consecutive steps ``depth`` decades below ``c lr^k/k`` that, in addition,
    (a) never rises more than ``spike_factor`` above the run's own minimum (*spike-free*),
    (b) keeps the sign of ``x`` (*one sign*: the fixed point has ``s = rho > 0``), or
-   (c) falls at every step (*monotone*), and (d) the fraction of the steps after arrival spent in phases of
-   at least ``phase_length`` steps (*duty*; rule: more than half). Each rule is decided from the trajectory
+   (c) falls at every step (*monotone*), or (d) has ``v >= DECOUPLED g^2`` at every step (*decoupled*: the paper's
+   mechanism of regimes I and II, Sec. 6.2, "the coupling ratio reaches high values"), and (e) the fraction of the
+   steps after arrival spent in phases of at least ``phase_length`` steps (*duty*; rule: more than half). Each rule is decided from the trajectory
    alone; :func:`rule_agreements` relabels the cells with it (the classifier's ``still`` test unchanged).
 
 ``python -m theory.ii_iii_edge`` prints both tables (quoted in docs/scanners.md item 11).
@@ -35,15 +36,17 @@ from numba import njit, prange
 from dynsys._validate import check_even_k, check_int
 
 #: the rules of :func:`rule_agreements`, in the column order of :func:`phase_rule_statistics`
-RULES = ("plain", "spike_free", "one_sign", "monotone", "duty")
+RULES = ("plain", "spike_free", "one_sign", "monotone", "decoupled", "duty")
+#: the coupling ratio ``v/g^2`` a step of a *decoupled* phase needs (the scan's default ``spike_factor``)
+DECOUPLED = 100.0
 _BAND = 2.0 ** 16
 _VBAND = 2.0 ** 96
 
 
 @njit(cache=True, error_model="numpy")
 def _cell(k, lr, b1, b2, x0, steps, depth, spike_up, plen):
-    """Longest plain / spike-free / one-sign / monotone deep runs, steps in deep runs of ``>= plen`` and the
-    arrival step of one Adam run (eps = 0, no bias correction), in the units of :mod:`dynsys.scan.episodes`."""
+    """Longest plain / spike-free / one-sign / monotone / decoupled deep runs, steps in deep runs of ``>= plen``
+    and the arrival step of one Adam run (eps = 0, no bias correction), in the units of :mod:`dynsys.scan.episodes`."""
     ex = math.frexp(abs(x0))[1]
     X = math.ldexp(x0, -ex)
     ev = 2 * (k - 1) * ex
@@ -57,8 +60,8 @@ def _cell(k, lr, b1, b2, x0, steps, depth, spike_up, plen):
     arrival = -1
     run = 0
     inph = 0
-    best = np.zeros(4, np.int64)
-    cur = np.zeros(4, np.int64)
+    best = np.zeros(5, np.int64)
+    cur = np.zeros(5, np.int64)
     prev = math.inf
     psign = X > 0.0
     rmin = math.inf
@@ -70,6 +73,11 @@ def _cell(k, lr, b1, b2, x0, steps, depth, spike_up, plen):
             arrival = t
         absx = math.ldexp(a, ex)  # |x| itself: units change between steps (the runs compare across them)
         deep = a < ths
+        G = X
+        for _ in range(k - 2):
+            G = G * X
+        # g^2/v of this state, in the units: g^2 = G^2 2^{2(k-1)ex}, v = V 2^ev, cv = (1-b2) 2^{2(k-1)ex-ev}
+        decoupled = (cv * (G * G)) * DECOUPLED < (1.0 - b2) * V
         if deep:
             run += 1
             if run == plen:
@@ -85,19 +93,17 @@ def _cell(k, lr, b1, b2, x0, steps, depth, spike_up, plen):
                 rmin = absx
             cur[2] = cur[2] + 1 if (cur[2] > 0 and (X > 0.0) == psign) else 1
             cur[3] = cur[3] + 1 if (cur[3] > 0 and absx < prev) else 1
+            cur[4] = cur[4] + 1 if decoupled else 0
         else:
             run = 0
             cur[:] = 0
-        for i in range(4):
+        for i in range(5):
             if cur[i] > best[i]:
                 best[i] = cur[i]
         prev = absx
         psign = X > 0.0
         if t == steps:
             break
-        G = X
-        for _ in range(k - 2):
-            G = G * X
         m = b1 * M + (1.0 - b1) * G
         v = b2 * V + cv * (G * G)
         den = math.sqrt(v)
@@ -126,20 +132,20 @@ def _cell(k, lr, b1, b2, x0, steps, depth, spike_up, plen):
             es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
             ths = math.ldexp(thr, -ex)
             tas = math.ldexp(2.0 * lr, -ex)
-    return best[0], best[1], best[2], best[3], inph, arrival
+    return best[0], best[1], best[2], best[3], best[4], inph, arrival
 
 
 @njit(parallel=True, cache=True)
 def _cells(k, lr, b1, b2, x0, steps, depth, spike_up, plen, out):
     for i in prange(b1.shape[0]):
         r = _cell(k, lr, b1[i], b2[i], x0, steps, depth, spike_up, plen)
-        for j in range(6):
+        for j in range(7):
             out[i, j] = r[j]
 
 
 def phase_rule_statistics(beta1, beta2, k, *, lr=0.01, steps=20_000, x0=1.0, depth=5.0, spike_factor=100.0,
                           phase_length=8):
-    """Per cell (rows of an int64 array ``(n, 6)``): the longest plain, spike-free, one-sign and monotone deep runs,
+    """Per cell (rows of an int64 array ``(n, 7)``): the longest plain, spike-free, one-sign, monotone and decoupled deep runs,
     the steps spent in deep runs of at least ``phase_length`` steps, and the arrival step (``|x| <= 2 lr``; -1
     never). Adam, eps = 0, no bias correction, on ``x^k/k`` from ``x0`` (see the module docstring)."""
     k = check_even_k("k", k, minimum=4)
@@ -153,7 +159,7 @@ def phase_rule_statistics(beta1, beta2, k, *, lr=0.01, steps=20_000, x0=1.0, dep
         raise ValueError("beta1 must lie in [0, 1) and beta2 in (0, 1)")
     if not (lr > 0 and math.isfinite(lr)) or not (x0 != 0 and math.isfinite(x0)):
         raise ValueError(f"lr = {lr!r}, x0 = {x0!r}; allowed: lr > 0 and x0 != 0, both finite")
-    out = np.zeros((b1.size, 6), np.int64)
+    out = np.zeros((b1.size, 7), np.int64)
     _cells(k, float(lr), b1, b2, float(x0), steps, float(depth), float(spike_factor) ** (1.0 / k), phase_length, out)
     return out
 
@@ -171,10 +177,10 @@ def rule_agreements(ds, k, stats=None):
     pred = ds.predicted_regime.values.ravel()
     plen = int(ds.attrs["phase_length"])
     steps = int(ds.attrs["steps"])
-    arrival = stats[:, 5]
-    duty = stats[:, 4] / np.maximum(steps + 1 - np.where(arrival >= 0, arrival, steps + 1), 1)
+    arrival = stats[:, 6]
+    duty = stats[:, 5] / np.maximum(steps + 1 - np.where(arrival >= 0, arrival, steps + 1), 1)
     found = {"plain": stats[:, 0] >= plen, "spike_free": stats[:, 1] >= plen, "one_sign": stats[:, 2] >= plen,
-             "monotone": stats[:, 3] >= plen, "duty": duty > 0.5}
+             "monotone": stats[:, 3] >= plen, "decoupled": stats[:, 4] >= plen, "duty": duty > 0.5}
     out = {}
     for rule in RULES:
         lab = np.where(((obs == 1) | (obs == 2)) & ~found[rule], 3, obs)
@@ -230,12 +236,12 @@ def issue13_scan(k, n=96, steps=20_000):
 
 
 def main(n=96, steps=20_000):
-    from dynsys.regimes import existence_boundary_beta1
+    from dynsys.regimes import existence_boundary_beta1, stability_boundary_beta1
 
     print("| k | II (theory) | III (theory) | II (best cut per row) | III (best cut per row) | cut - existence line, "
           "median by beta2 band [0, .25) / [.25, .5) / [.5, .75) / [.75, 1) |")
     print("|---|---:|---:|---:|---:|---|")
-    rules, ratios, medians = {}, {}, {}
+    rules, ratios, medians, dropped = {}, {}, {}, {}
     for k in (4, 6, 8):
         ds = issue13_scan(k, n, steps)
         obs, pred = ds.regime.values, ds.predicted_regime.values
@@ -258,13 +264,19 @@ def main(n=96, steps=20_000):
         same = int(np.sum(stats[:, 0] == ds.phase_steps.values.ravel()))
         rules[k] = (rule_agreements(ds, k, stats), same, stats.shape[0])
         obs, pred = obs.ravel(), pred.ravel()
-        duty = stats[:, 4] / np.maximum(steps + 1 - np.where(stats[:, 5] >= 0, stats[:, 5], steps + 1), 1)
+        duty = stats[:, 5] / np.maximum(steps + 1 - np.where(stats[:, 6] >= 0, stats[:, 6], steps + 1), 1)
         medians[k] = [(float(np.median(stats[sel, 0])), float(np.median(stats[sel, 2])), float(np.median(duty[sel])))
                       for sel in ((pred == 2) & (obs == 2), (pred == 3) & (obs == 2))]
+        lost = (pred == 2) & (obs == 2) & (stats[:, 4] < int(ds.attrs["phase_length"]))
+        b1c, b2c = b1g.ravel()[lost], b2g.ravel()[lost]
+        i2 = stability_boundary_beta1(b2c, k)
+        dropped[k] = (int(lost.sum()), float(np.median((b1c - i2) / (existence_boundary_beta1(b2c, k) - i2))))
     print("\nat the cut, rows with beta2 >= 0.4: " + "; ".join(
         f"k = {k}: beta1/rho^(k-1) {a:.3f}-{b:.3f}, beta1/sqrt(beta2) {c:.3f}-{d:.3f}" for k, (a, b, c, d) in ratios.items()))
     print("\nmedian plain run / one-sign run / duty of the observed-II cells, predicted II vs predicted III (ghost band): "
           + "; ".join(f"k = {k}: " + " vs ".join(f"{a:.0f} / {b:.0f} / {c:.3f}" for a, b, c in m) for k, m in medians.items()))
+    print("\nobserved-II cells predicted II that the decoupled rule drops, and their median place in the II band "
+          "(0: Eq. 8, 1: existence line): " + "; ".join(f"k = {k}: {n}, {f:.2f}" for k, (n, f) in dropped.items()))
     print("\n| k | rule | agreement I | II | III |\n|---|---|---:|---:|---:|")
     for k, (agr, same, n) in rules.items():
         for rule, (a1, a2, a3) in agr.items():

@@ -281,7 +281,7 @@ def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, hal
     with branch-free lane loops (LLVM vectorizes them: 4 cells per AVX2 instruction): the same operations per
     cell in the same order as :func:`cell_phases`, so the same bits; a stopped lane keeps its state by
     selects. The rare per-lane work (renewing the units, the half-run record) runs in scalar loops. For
-    ``k > 8``, and at steps ``half`` and ``steps``, the gradient power runs in passes of its own."""
+    ``k`` other than 4, 6, 8, and at steps ``half`` and ``steps``, the gradient power runs in passes of its own."""
     L = VLANES
     S = np.zeros(_NS)
     ex = np.zeros(L, np.int64)
@@ -330,7 +330,7 @@ def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, hal
         tf = float(t)
         due = 0
         live_n = 0
-        if t != half and t != steps and k <= 8:
+        if t != half and t != steps and (k == 4 or k == 6 or k == 8):
             # the common step: statistics, gradient and update in one lane loop (the gradient power written
             # out as the products of cell_phases, G = ((X X) X) ..., so the loop has no inner trip count)
             if k == 4:
