@@ -233,6 +233,14 @@ def test_gpu_update_compiles_without_fma_contraction():
     np.testing.assert_array_equal(out, [ref(v) for v in a])
 
 
+@pytest.mark.gpu
+@gpu
+def test_gpu_phase_pass_compiles_without_fma_contraction():
+    """The exponential-phase kernel is compiled like the scan kernel: no fused multiply-add in its PTX."""
+    kern = cb._compiled_kernel("episodes")
+    assert "fma.rn.f64" not in "".join(kern.inspect_asm().values())
+
+
 # ----------------------------------------------------------------------------- orbit diagrams
 
 def assert_same_orbit(dev, cpu):
@@ -309,3 +317,27 @@ def test_cli_device_cuda_on_phase_and_bifurcation(tmp_path, capsys):
     assert main([*ph, "--out", str(tmp_path / "q.nc")]) == 0
     with xr.open_dataset(tmp_path / "p.nc") as a, xr.open_dataset(tmp_path / "q.nc") as b:
         assert_same_scan(a.load(), b.load())
+
+
+@pytest.mark.parametrize("k, curv, bc, eps", [(4, 1.0, False, 0.0), (6, 1.0, True, 1e-8), (2, 3.0, False, 0.0)])
+def test_cuda_phase_pass_equals_the_cpu_lanes(k, curv, bc, eps):
+    """The exponential-phase pass on the device (one thread per cell, dynsys.scan.episodes.cell_phases) gives the
+    CPU lanes' outputs: on the simulator bit for bit, on a GPU up to libdevice's log2 in the two log2 outputs."""
+    from dynsys.scan.episodes import PHASE_OUTPUTS, phase_statistics
+
+    rng = np.random.default_rng(k)
+    n, steps = 37, 600
+    b1, b2 = rng.uniform(0, 0.99, n), rng.uniform(0.001, 0.999, n)
+    x0 = np.where(np.arange(n) == 3, 0.0, 1.0)
+    args = (k, curv, bc, np.full(n, 0.05), b1, b2, eps, x0, steps)
+    cpu = phase_statistics(*args, depth=5.0, spike_factor=100.0)
+    dev = phase_statistics(*args, depth=5.0, spike_factor=100.0, device="cuda")
+    assert "episodes" in cb._kernels
+    for key in PHASE_OUTPUTS:
+        if SIM or key not in ("min_log2x_half", "final_log2x_half"):
+            np.testing.assert_array_equal(dev[key], cpu[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(dev[key], cpu[key], rtol=1e-12, atol=0, err_msg=key)
+    assert np.any(cpu["phase_steps"] >= 8) and np.any(cpu["phase_steps"] < 8)
+    with pytest.raises(ValueError, match="device = 'gpu'"):
+        phase_statistics(*args, depth=5.0, spike_factor=100.0, device="gpu")

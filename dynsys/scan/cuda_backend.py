@@ -129,7 +129,7 @@ def _no_contraction():
 
 
 def _compiled_kernel(name="phase"):
-    """A ``@cuda.jit`` kernel of :mod:`dynsys.scan.cuda_kernel` (``"phase"`` or ``"sharpness"``),
+    """A ``@cuda.jit`` kernel of :mod:`dynsys.scan.cuda_kernel` (``"phase"``, ``"episodes"`` or ``"sharpness"``),
     compiled once per process; on a GPU eagerly for its one signature without fma contraction
     (:func:`_no_contraction`)."""
     with _lock:
@@ -168,6 +168,25 @@ def scan_cells_cuda(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd
     blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
     kern[blocks, THREADS_PER_BLOCK](int(k), float(curv), bool(adaptive), bool(bias_correction), *ins, int(steps),
                                     float(spike_up), int(coupling_start), *douts)
+    for host, dev in zip(outs, douts):
+        dev.copy_to_host(host)
+
+
+def phase_statistics_cuda(k, curv, bias_correction, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, outs):
+    """The exponential-phase pass (:func:`dynsys.scan.episodes.phase_statistics`) on the GPU: one thread per cell
+    runs :func:`~dynsys.scan.episodes.cell_phases`; ``outs`` are the host arrays of
+    :data:`~dynsys.scan.episodes.PHASE_OUTPUTS`, in that order, filled in place."""
+    from numba import cuda
+
+    n = lr.shape[0]
+    if n == 0:
+        return
+    kern = _compiled_kernel("episodes")
+    ins = [cuda.to_device(np.ascontiguousarray(a, np.float64)) for a in (lr, b1, b2, eps, x0)]
+    douts = [cuda.device_array(n, a.dtype) for a in outs]
+    blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+    kern[blocks, THREADS_PER_BLOCK](int(k), float(curv), bool(bias_correction), *ins, int(steps), float(depth),
+                                    float(spike_up), int(half), int(plen), *douts)
     for host, dev in zip(outs, douts):
         dev.copy_to_host(host)
 

@@ -7,10 +7,12 @@ import math
 
 from numba import cuda
 
+from dynsys.scan.episodes import cell_phases
 from dynsys.scan.lanes.cell import scan_cell
 from dynsys.scan.orbit import _histogram_bin, _in_domain, _lyapunov_of_product, _rescaled_product, _sharpness_step
 
-__all__ = ["phase_kernel", "phase_kernel_signature", "sharpness_kernel", "sharpness_kernel_signature"]
+__all__ = ["phase_kernel", "phase_kernel_signature", "episodes_kernel", "episodes_kernel_signature", "sharpness_kernel",
+           "sharpness_kernel_signature"]
 
 
 def phase_kernel(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, up, coupling_start,
@@ -42,6 +44,34 @@ def phase_kernel_signature():
     i = int64[::1]
     return void(int64, float64, boolean, boolean, f, f, f, f, f, f, f, int64, float64, int64,
                 f, i, f, f, i, f, i, int8[::1], i)
+
+
+def episodes_kernel(k, curv, bias_correction, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, phase_steps,
+                    phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half, arrival_step, phase_start):
+    """Cell ``c = cuda.grid(1)`` of the exponential-phase pass: :func:`~dynsys.scan.episodes.cell_phases` (the
+    function the CPU pass's lanes reproduce bit for bit), then its seven outputs
+    (:data:`dynsys.scan.episodes.PHASE_OUTPUTS`, as device arrays)."""
+    c = cuda.grid(1)
+    if c < lr.shape[0]:
+        (o_long, o_long_half, o_min_half, o_final_half, o_nspk_half, o_arrival,
+         o_start) = cell_phases(k, curv, bias_correction, lr[c], b1[c], b2[c], eps[c], x0[c], steps, depth, spike_up,
+                                half, plen)
+        phase_steps[c] = o_long
+        phase_steps_half[c] = o_long_half
+        min_log2x_half[c] = o_min_half
+        final_log2x_half[c] = o_final_half
+        n_spikes_half[c] = o_nspk_half
+        arrival_step[c] = o_arrival
+        phase_start[c] = o_start
+
+
+def episodes_kernel_signature():
+    """The one signature :func:`episodes_kernel` is compiled for."""
+    from numba import boolean, float64, int64, void
+
+    f = float64[::1]
+    i = int64[::1]
+    return void(int64, float64, boolean, f, f, f, f, f, int64, float64, float64, int64, int64, i, i, f, f, i, i, i)
 
 
 def sharpness_kernel(gammas, ks, s0, discard, keep, orbit, use_hist, hist, hist_lo, hist_hi, final, esc, lyap):

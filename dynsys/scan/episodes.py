@@ -465,18 +465,27 @@ def covered(optimizer: str, params: dict) -> np.ndarray:
 
 
 def phase_statistics(k, curv, bias_correction, lr, beta1, beta2, eps, x0, steps, *, depth, spike_factor,
-                     phase_length=8):
+                     phase_length=8, device="cpu"):
     """Per-cell :data:`PHASE_OUTPUTS` for cells of one ``k`` and curvature (1-D arrays).
 
     ``depth``: decades below ``c lr^k/k`` that count as an exponential phase (the scan's
     ``plateau_depth``); ``spike_factor``: the scan's spike threshold (for the half-run spike count);
     ``phase_length``: the phase length whose first occurrence ``phase_start`` records (the scan's
-    ``phase_length``).
+    ``phase_length``). ``device``: ``"cpu"`` (the vectorized lanes) or ``"cuda"`` (one GPU thread per cell running
+    :func:`cell_phases`, :func:`dynsys.scan.cuda_backend.phase_statistics_cuda`: the same outputs).
     """
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device = {device!r}; allowed: 'cpu' or 'cuda'")
     lr = np.ascontiguousarray(lr, dtype=np.float64)
     n = lr.shape[0]
     out = {key: np.empty(n, dt) for key, dt in PHASE_OUTPUTS.items()}
     arrays = [np.ascontiguousarray(np.broadcast_to(a, (n,)), dtype=np.float64) for a in (beta1, beta2, eps, x0)]
-    _phase_cells(int(k), float(curv), bool(bias_correction), lr, *arrays, int(steps), float(depth),
-                 float(spike_factor) ** (1.0 / k), int(steps) // 2, int(phase_length), *[out[key] for key in PHASE_OUTPUTS])
+    args = (int(k), float(curv), bool(bias_correction), lr, *arrays, int(steps), float(depth),
+            float(spike_factor) ** (1.0 / k), int(steps) // 2, int(phase_length))
+    if device == "cuda":
+        from dynsys.scan.cuda_backend import phase_statistics_cuda
+
+        phase_statistics_cuda(*args, [out[key] for key in PHASE_OUTPUTS])
+    else:
+        _phase_cells(*args, *[out[key] for key in PHASE_OUTPUTS])
     return out

@@ -141,7 +141,7 @@ def compute_chunk(job: PhaseJob, index: int, *, reference: bool = False, device:
                 continue
             sub = _ep.phase_statistics(int(kk), float(cc), bc, p["lr"][sel], b1[sel], b2[sel], eps[sel], p["x0"][sel],
                                        job.steps, depth=job.plateau_depth, spike_factor=job.spike_factor,
-                                       phase_length=job.phase_length)
+                                       phase_length=job.phase_length, device=device)
             for key in sub:
                 out[key][sel] = sub[key]
     return out
