@@ -258,6 +258,25 @@ def test_lanes_give_the_bits_of_one_cell_at_a_time():
             assert out["min_log2x_half"][40] == -np.inf and out["phase_steps"][40] == 1
 
 
+@pytest.mark.parametrize("k, bc", [(4, False), (6, True), (8, False)])
+def test_fast_spans_that_fail_are_rerun_step_by_step_to_the_same_bits(k, bc):
+    """With a band of 2^(12/(k-1)) instead of 2^(400/(k-1)) most fast spans leave it and are restored and rerun step by
+    step (the rare path of the default band); the outputs stay cell_phases' bit for bit, and equal the default band's."""
+    from dynsys.scan.episodes import PHASE_OUTPUTS, cell_phases
+
+    rng = np.random.default_rng(10 + k)
+    n, steps = 45, 1500
+    b1, b2 = rng.uniform(0, 0.99, n), rng.uniform(0.001, 0.999, n)
+    args = (k, 1.0, bc, np.full(n, LR), b1, b2, 0.0, 1.0, steps)
+    narrow = phase_statistics(*args, depth=5.0, spike_factor=100.0, _span_band=12)
+    wide = phase_statistics(*args, depth=5.0, spike_factor=100.0)
+    for key in PHASE_OUTPUTS:
+        np.testing.assert_array_equal(narrow[key], wide[key], err_msg=key)
+    for i in range(n):
+        ref = cell_phases(k, 1.0, bc, LR, b1[i], b2[i], 0.0, 1.0, steps, 5.0, 100.0 ** (1 / k), steps // 2, 8)
+        assert [narrow[key][i] for key in PHASE_OUTPUTS] == list(ref)
+
+
 @pytest.mark.parametrize("k, curv", [(2, 3.0), (8, 1.0), (10, 1.0)])
 def test_lanes_give_the_bits_of_one_cell_at_a_time_for_other_powers(k, curv):
     """k = 8 takes the fused lane loop; k = 2 (quadratic, curvature 3) and k = 10 the gradient-power passes."""

@@ -44,7 +44,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from dynsys.scan.lanes.arithmetic import _stats
+from dynsys.scan.lanes.arithmetic import _log2_scaled, _stats
 
 __all__ = ["phase_statistics", "covered", "PHASE_OUTPUTS"]
 
@@ -128,8 +128,8 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, 
             cur = 0
         if t == half:
             lh = longest
-            mh = (math.log2(math.frexp(rmin)[0]) + math.frexp(rmin)[1] + ex) if rmin > 0.0 else -math.inf
-            fh = (math.log2(math.frexp(a)[0]) + math.frexp(a)[1] + ex) if a > 0.0 else -math.inf
+            mh = _log2_scaled(rmin, ex) if rmin > 0.0 else -math.inf
+            fh = _log2_scaled(a, ex) if a > 0.0 else -math.inf
             nh = nsp
         if t == steps or a == 0.0:
             break
@@ -180,7 +180,7 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, 
             tas = math.ldexp(tha, -ex)
     if t < half:  # stopped early (x = 0 or not finite): the half-run statistics are those so far
         lh = longest
-        mh = (math.log2(math.frexp(rmin)[0]) + math.frexp(rmin)[1] + ex) if rmin > 0.0 else -math.inf
+        mh = _log2_scaled(rmin, ex) if rmin > 0.0 else -math.inf
         fh = mh if abs(X) == 0.0 else math.inf
         nh = nsp
     return longest, lh, mh, fh, nh, arrival, pstart
@@ -191,8 +191,17 @@ VLANES = 32
 # offsets of the per-lane values in the flat state of :func:`_vector_phases` (one float64 array, so that
 # the lane loops see one base pointer: no aliasing question stops their vectorization)
 (_X, _M, _V, _B1, _OB1, _B2, _CV, _ES, _FEPS, _THS, _TAS, _P1, _P2, _RMIN, _PEAK, _NSP, _CUR, _LONG, _ARR,
- _FST, _LIVE, _STOP, _GP, _DUE) = [i * VLANES for i in range(24)]
-_NS = 24 * VLANES
+ _FST, _LIVE, _STOP, _GP, _DUE, _XHI, _XLO, _VHI, _VLO) = [i * VLANES for i in range(28)]
+_NS = 28 * VLANES
+#: the values a fast span changes (saved at its start, restored for a careful rerun), in save order
+_SPAN_STATE = (_X, _M, _V, _P1, _P2, _RMIN, _PEAK, _NSP, _ARR, _CUR, _LONG, _FST)
+#: steps of a fast span (no per-step stop or unit checks; checked at its end)
+SPAN_STEPS = 32
+#: a fast span is kept only if ``|X|`` stayed within ``2^(+-_XBAND // (k-1))`` and ``V`` within ``2^(+-_VBAND_SPAN)``
+#: of the units: then ``G^2 = X^(2(k-1))`` and every other intermediate stays far from under/overflow, and the
+#: span's values are those of steps with the units renewed at every step (scaling by powers of two is exact)
+_XBAND = 400
+_VBAND_SPAN = 600
 
 
 @njit(inline="always")
@@ -273,15 +282,174 @@ def _phase_update_lane(S, j, t, bc):
     return (1 if due else 0), (1 if go else 0)
 
 
+@njit(inline="always")
+def _fast_lane(S, j, t, spike_up, plen, bc, G):
+    """One step of lane ``j`` on a fast span: the statistics of :func:`_phase_stats_lane` and the update of
+    :func:`_phase_update_lane` for a lane that is followed (every lane is, on a fast span), without the stop
+    and unit checks; the extremes of ``|X|`` and ``V`` it reaches are kept (NaN propagates into them)."""
+    x = S[_X + j]
+    a = abs(x)
+    r0 = S[_RMIN + j]
+    peak0 = S[_PEAK + j]
+    ns0 = S[_NSP + j]
+    arr0 = S[_ARR + j]
+    cur0 = S[_CUR + j]
+    lng0 = S[_LONG + j]
+    fst0 = S[_FST + j]
+    ths = S[_THS + j]
+    tas = S[_TAS + j]
+    b1 = S[_B1 + j]
+    b2 = S[_B2 + j]
+    mo = S[_M + j]
+    vo = S[_V + j]
+    xhi = S[_XHI + j]
+    xlo = S[_XLO + j]
+    vhi = S[_VHI + j]
+    vlo = S[_VLO + j]
+    r, _, peak, ns, _ = _stats(t, a, r0, 0.0, peak0, ns0, 0.0, spike_up)
+    cur = cur0 + 1.0 if a < ths else 0.0
+    S[_RMIN + j] = r
+    S[_PEAK + j] = peak
+    S[_NSP + j] = ns
+    S[_ARR + j] = t if ((arr0 < 0.0) & (a <= tas)) else arr0
+    S[_CUR + j] = cur
+    S[_LONG + j] = cur if cur > lng0 else lng0
+    S[_FST + j] = t - plen + 1.0 if ((cur == plen) & (fst0 < 0.0)) else fst0
+    m = b1 * mo + S[_OB1 + j] * G
+    v = b2 * vo + S[_CV + j] * (G * G)
+    if bc:
+        p1 = S[_P1 + j] * b1
+        p2 = S[_P2 + j] * b2
+        den = math.sqrt(v / (1.0 - p2)) + S[_FEPS + j]
+        xn = x - S[_ES + j] * (m / (1.0 - p1)) / den
+        S[_P1 + j] = p1
+        S[_P2 + j] = p2
+    else:
+        den = math.sqrt(v) + S[_FEPS + j]
+        xn = x - S[_ES + j] * m / den
+    S[_X + j] = xn
+    S[_M + j] = m
+    S[_V + j] = v
+    ax = abs(xn)
+    S[_XHI + j] = xhi if ax <= xhi else ax
+    S[_XLO + j] = xlo if ax >= xlo else ax
+    S[_VHI + j] = vhi if v <= vhi else v
+    S[_VLO + j] = vlo if v >= vlo else v
+
+
+@njit(inline="always")
+def _fast_steps(S, t0, t1, k, curv, spike_up, plen, bc):
+    """The steps of :func:`_fast_span` (``bc`` a literal at the call site)."""
+    L = VLANES
+    for t in range(t0, t1):
+        tf = float(t)
+        if k == 4:
+            for j in range(L):
+                x = S[_X + j]
+                _fast_lane(S, j, tf, spike_up, plen, bc, ((x * x) * x) * curv)
+        elif k == 6:
+            for j in range(L):
+                x = S[_X + j]
+                _fast_lane(S, j, tf, spike_up, plen, bc, ((((x * x) * x) * x) * x) * curv)
+        else:
+            for j in range(L):
+                x = S[_X + j]
+                _fast_lane(S, j, tf, spike_up, plen, bc, ((((((x * x) * x) * x) * x) * x) * x) * curv)
+
+
+@njit(inline="always")
+def _fast_span(S, t0, t1, k, curv, bc, spike_up, plen, xband):
+    """Steps ``t0 .. t1-1`` of a block whose lanes are all followed, in fused lane loops (``k`` = 4, 6 or 8: the
+    gradient power written out as :func:`cell_phases`' products). Returns whether the span may be kept: no lane
+    left the bands of :data:`_XBAND` / :data:`_VBAND_SPAN`, met ``x = 0``, a zero denominator or a non-finite
+    value (any of these: the caller restores the span's start and reruns it step by step)."""
+    L = VLANES
+    for j in range(L):
+        S[_XHI + j] = abs(S[_X + j])
+        S[_XLO + j] = abs(S[_X + j])
+        S[_VHI + j] = S[_V + j]
+        S[_VLO + j] = S[_V + j]
+    # bias correction as a literal at each call site, so that the lane loop holds one update, not both
+    if bc:
+        _fast_steps(S, t0, t1, k, curv, spike_up, plen, True)
+    else:
+        _fast_steps(S, t0, t1, k, curv, spike_up, plen, False)
+    xb = 2.0 ** (xband // (k - 1))
+    vb = 2.0 ** _VBAND_SPAN
+    bad = 0
+    for j in range(L):
+        ok = (S[_XHI + j] <= xb) & (S[_XLO + j] >= 1.0 / xb) & (S[_VHI + j] <= vb) & (S[_VLO + j] >= 1.0 / vb)
+        bad += 0 if ok else 1
+    return bad == 0
+
+
+@njit(inline="always")
+def _careful_step(S, t, k, curv, bc, spike_up, fplen, half, steps, ex, ev, thr, lh, mh, fh, nh, lr, b2, eps, cell):
+    """Step ``t`` of every followed lane with the stop and unit checks of :func:`cell_phases` at every step (the
+    half-run record at ``t = half``; every lane stops at ``t = steps``). Returns the number of lanes still
+    followed."""
+    L = VLANES
+    tf = float(t)
+    for j in range(L):
+        _phase_stats_lane(S, j, tf, spike_up, fplen)
+    if t == half:
+        for j in range(L):
+            if S[_LIVE + j] != 0.0:
+                a = abs(S[_X + j])
+                r = S[_RMIN + j]
+                lh[j] = int(S[_LONG + j])
+                mh[j] = _log2_scaled(r, ex[j]) if r > 0.0 else -math.inf
+                fh[j] = _log2_scaled(a, ex[j]) if a > 0.0 else -math.inf
+                nh[j] = int(S[_NSP + j])
+    if t == steps:
+        for j in range(L):
+            S[_STOP + j] = tf if S[_LIVE + j] != 0.0 else S[_STOP + j]
+            S[_LIVE + j] = 0.0
+        return 0
+    for j in range(L):
+        S[_GP + j] = S[_X + j]
+    for _ in range(k - 2):
+        for j in range(L):
+            S[_GP + j] = S[_GP + j] * S[_X + j]
+    for j in range(L):
+        S[_GP + j] = S[_GP + j] * curv
+    due = 0
+    live_n = 0
+    if bc:  # a literal at each call site: one update in the lane loop
+        for j in range(L):
+            d, g = _phase_update_lane(S, j, tf, True)
+            due += d
+            live_n += g
+    else:
+        for j in range(L):
+            d, g = _phase_update_lane(S, j, tf, False)
+            due += d
+            live_n += g
+    if due:
+        for j in range(L):
+            if S[_DUE + j] != 0.0:
+                _renew_units(S, j, k, ex, ev, thr, lr[cell[j]], b2[cell[j]], eps[cell[j]])
+    return live_n
+
+
 @njit(cache=True, error_model="numpy")
-def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, c0, c1,
+def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, xband, c0, c1,
                    phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half,
                    arrival_step, phase_start):
-    """:func:`cell_phases` for cells ``c0 .. c1-1`` (at most :data:`VLANES`), advanced step by step together
-    with branch-free lane loops (LLVM vectorizes them: 4 cells per AVX2 instruction): the same operations per
-    cell in the same order as :func:`cell_phases`, so the same bits; a stopped lane keeps its state by
-    selects. The rare per-lane work (renewing the units, the half-run record) runs in scalar loops. For
-    ``k`` other than 4, 6, 8, and at steps ``half`` and ``steps``, the gradient power runs in passes of its own."""
+    """:func:`cell_phases` for cells ``c0 .. c1-1`` (at most :data:`VLANES`), advanced step by step together in
+    branch-free lane loops that LLVM vectorizes (4 cells per AVX2 instruction), with the same operations per cell in
+    the same order as :func:`cell_phases`, so the same bits.
+
+    While every lane is followed, the steps go in fast spans of :data:`SPAN_STEPS` (:func:`_fast_span`: statistics,
+    gradient and update fused in one loop, bias correction a literal, no per-step stop or unit checks), cut at
+    ``half`` and ``steps``; a span after which some lane has left the band of ``xband`` (or met ``x = 0``, a zero
+    denominator, a non-finite value) is restored and rerun by :func:`_careful_step`, which has the checks at every
+    step (a stopped lane keeps its state by selects), as do the steps ``half`` (the half-run record) and ``steps``,
+    and every step once a lane has stopped. Units are renewed after a span where the step-by-step run would have
+    renewed them by then: scaling by powers of two is exact while nothing under- or overflows, which the band
+    guarantees, so the time of the renewal changes no bit. The half-run logarithms are formed as
+    ``log2 m + (n + ex)`` (:func:`dynsys.scan.lanes.arithmetic._log2_scaled`), the same whatever the units.
+    Padding lanes, and lanes of the cells the scalar function takes, follow a copy of a followed cell."""
     L = VLANES
     S = np.zeros(_NS)
     ex = np.zeros(L, np.int64)
@@ -293,20 +461,32 @@ def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, hal
     nh = np.zeros(L, np.int64)
     scalar = np.zeros(L, np.bool_)
     n = c1 - c0
+    # every lane follows a cell: its own, or (padding, and the cells the scalar function takes: x0 = 0 or not
+    # finite) a copy of the block's first followed cell, whose outputs are not written; so a block whose cells are
+    # all followed can take the fast spans
+    cell = np.full(L, -1, np.int64)
+    first = -1
+    for j in range(n):
+        c = c0 + j
+        if x0[c] == 0.0 or not math.isfinite(x0[c]):
+            scalar[j] = True  # handled by the scalar function
+        else:
+            cell[j] = c
+            if first < 0:
+                first = c
+    for j in range(L):
+        if cell[j] < 0:
+            cell[j] = first
+    live_n = 0
     for j in range(L):
         S[_STOP + j] = -1.0
         S[_ARR + j] = -1.0
         S[_FST + j] = -1.0
         S[_P1 + j] = 1.0
         S[_P2 + j] = 1.0
-        S[_RMIN + j] = 1.0
-        S[_B2 + j] = 0.5
-    live_n = 0
-    for j in range(n):
-        c = c0 + j
-        if x0[c] == 0.0 or not math.isfinite(x0[c]):
-            scalar[j] = True  # handled by the scalar function
-            continue
+        c = cell[j]
+        if c < 0:
+            continue  # no cell of the block is followed
         e = math.frexp(abs(x0[c]))[1]
         S[_X + j] = math.ldexp(x0[c], -e)
         ex[j] = e
@@ -324,71 +504,34 @@ def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, hal
         S[_LIVE + j] = 1.0
         live_n += 1
     fplen = float(plen)
-    for t in range(steps + 1):
-        if live_n == 0:
-            break
-        tf = float(t)
-        due = 0
-        live_n = 0
-        if t != half and t != steps and (k == 4 or k == 6 or k == 8):
-            # the common step: statistics, gradient and update in one lane loop (the gradient power written
-            # out as the products of cell_phases, G = ((X X) X) ..., so the loop has no inner trip count)
-            if k == 4:
+    fusable = k == 4 or k == 6 or k == 8
+    S0 = np.empty(len(_SPAN_STATE) * L)
+    t = 0
+    while t <= steps and live_n > 0:
+        if fusable and live_n == L and t != half and t != steps:
+            t1 = min(t + SPAN_STEPS, half if t < half else steps)
+            for q in range(len(_SPAN_STATE)):
                 for j in range(L):
-                    _phase_stats_lane(S, j, tf, spike_up, fplen)
-                    x = S[_X + j]
-                    S[_GP + j] = ((x * x) * x) * curv
-                    d, g = _phase_update_lane(S, j, tf, bc)
-                    due += d
-                    live_n += g
-            elif k == 6:
+                    S0[q * L + j] = S[_SPAN_STATE[q] + j]
+            if _fast_span(S, t, t1, k, curv, bc, spike_up, fplen, xband):
+                for j in range(L):  # renew the units where the step-by-step run would have by now
+                    ax = abs(S[_X + j])
+                    V = S[_V + j]
+                    if ax > _BAND or (ax < 1.0 / _BAND and ax > 0.0) or V > _VBAND or (V < 1.0 / _VBAND and V > 0.0):
+                        _renew_units(S, j, k, ex, ev, thr, lr[cell[j]], b2[cell[j]], eps[cell[j]])
+                t = t1
+                continue
+            for q in range(len(_SPAN_STATE)):  # rare: rerun the span step by step
                 for j in range(L):
-                    _phase_stats_lane(S, j, tf, spike_up, fplen)
-                    x = S[_X + j]
-                    S[_GP + j] = ((((x * x) * x) * x) * x) * curv
-                    d, g = _phase_update_lane(S, j, tf, bc)
-                    due += d
-                    live_n += g
-            else:
-                for j in range(L):
-                    _phase_stats_lane(S, j, tf, spike_up, fplen)
-                    x = S[_X + j]
-                    S[_GP + j] = ((((((x * x) * x) * x) * x) * x) * x) * curv
-                    d, g = _phase_update_lane(S, j, tf, bc)
-                    due += d
-                    live_n += g
-        else:
-            for j in range(L):
-                _phase_stats_lane(S, j, tf, spike_up, fplen)
-            if t == half:
-                for j in range(L):
-                    if S[_LIVE + j] != 0.0:
-                        a = abs(S[_X + j])
-                        r = S[_RMIN + j]
-                        lh[j] = int(S[_LONG + j])
-                        mh[j] = (math.log2(math.frexp(r)[0]) + math.frexp(r)[1] + ex[j]) if r > 0.0 else -math.inf
-                        fh[j] = (math.log2(math.frexp(a)[0]) + math.frexp(a)[1] + ex[j]) if a > 0.0 else -math.inf
-                        nh[j] = int(S[_NSP + j])
-            if t == steps:
-                for j in range(L):
-                    S[_STOP + j] = tf if S[_LIVE + j] != 0.0 else S[_STOP + j]
-                    S[_LIVE + j] = 0.0
-                break
-            for j in range(L):
-                S[_GP + j] = S[_X + j]
-            for _ in range(k - 2):
-                for j in range(L):
-                    S[_GP + j] = S[_GP + j] * S[_X + j]
-            for j in range(L):
-                S[_GP + j] = S[_GP + j] * curv
-            for j in range(L):
-                d, g = _phase_update_lane(S, j, tf, bc)
-                due += d
-                live_n += g
-        if due:
-            for j in range(L):
-                if S[_DUE + j] != 0.0:
-                    _renew_units(S, j, k, ex, ev, thr, lr[c0 + j], b2[c0 + j], eps[c0 + j])
+                    S[_SPAN_STATE[q] + j] = S0[q * L + j]
+            while t < t1 and live_n > 0:
+                live_n = _careful_step(S, t, k, curv, bc, spike_up, fplen, half, steps, ex, ev, thr, lh, mh, fh, nh,
+                                       lr, b2, eps, cell)
+                t += 1
+            continue
+        live_n = _careful_step(S, t, k, curv, bc, spike_up, fplen, half, steps, ex, ev, thr, lh, mh, fh, nh, lr, b2,
+                               eps, cell)
+        t += 1
     for j in range(n):
         c = c0 + j
         if scalar[j]:
@@ -400,7 +543,7 @@ def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, hal
         if S[_STOP + j] < half:  # stopped early: the half-run statistics are those so far
             lh[j] = int(S[_LONG + j])
             r = S[_RMIN + j]
-            mh[j] = (math.log2(math.frexp(r)[0]) + math.frexp(r)[1] + ex[j]) if r > 0.0 else -math.inf
+            mh[j] = _log2_scaled(r, ex[j]) if r > 0.0 else -math.inf
             fh[j] = mh[j] if abs(S[_X + j]) == 0.0 else math.inf
             nh[j] = int(S[_NSP + j])
         phase_steps[c] = int(S[_LONG + j])
@@ -442,15 +585,15 @@ def _renew_units(S, j, k, ex, ev, thr, lr, b2, eps):
 
 
 @njit(parallel=True, cache=True)
-def _phase_cells(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen,
+def _phase_cells(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, xband,
                  phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half, arrival_step, phase_start):
     n = lr.shape[0]
     nb = (n + VLANES - 1) // VLANES
     for blk in prange(nb):
         c0 = blk * VLANES
-        _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, c0, min(c0 + VLANES, n),
-                       phase_steps, phase_steps_half, min_log2x_half, final_log2x_half, n_spikes_half, arrival_step,
-                       phase_start)
+        _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, xband, c0,
+                       min(c0 + VLANES, n), phase_steps, phase_steps_half, min_log2x_half, final_log2x_half,
+                       n_spikes_half, arrival_step, phase_start)
 
 
 def covered(optimizer: str, params: dict) -> np.ndarray:
@@ -465,7 +608,7 @@ def covered(optimizer: str, params: dict) -> np.ndarray:
 
 
 def phase_statistics(k, curv, bias_correction, lr, beta1, beta2, eps, x0, steps, *, depth, spike_factor,
-                     phase_length=8, device="cpu"):
+                     phase_length=8, device="cpu", _span_band=_XBAND):
     """Per-cell :data:`PHASE_OUTPUTS` for cells of one ``k`` and curvature (1-D arrays).
 
     ``depth``: decades below ``c lr^k/k`` that count as an exponential phase (the scan's
@@ -473,6 +616,8 @@ def phase_statistics(k, curv, bias_correction, lr, beta1, beta2, eps, x0, steps,
     ``phase_length``: the phase length whose first occurrence ``phase_start`` records (the scan's
     ``phase_length``). ``device``: ``"cpu"`` (the vectorized lanes) or ``"cuda"`` (one GPU thread per cell running
     :func:`cell_phases`, :func:`dynsys.scan.cuda_backend.phase_statistics_cuda`: the same outputs).
+    ``_span_band`` (tests only): the :data:`_XBAND` a fast span must keep to (a small one makes spans fail and
+    rerun step by step often; the outputs are the same).
     """
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device = {device!r}; allowed: 'cpu' or 'cuda'")
@@ -487,5 +632,5 @@ def phase_statistics(k, curv, bias_correction, lr, beta1, beta2, eps, x0, steps,
 
         phase_statistics_cuda(*args, [out[key] for key in PHASE_OUTPUTS])
     else:
-        _phase_cells(*args, *[out[key] for key in PHASE_OUTPUTS])
+        _phase_cells(*args, int(_span_band), *[out[key] for key in PHASE_OUTPUTS])
     return out
