@@ -33,6 +33,11 @@ arrival (90 % within 38 / 38 / 35), while those at least 0.02 past the line (the
 D15/D16) do so a median 1124 / 2522 / 1892 steps after it: their phases are chance passages after a long
 oscillation, not the initial convergence (docs/scanners.md item 8; ``figures/degenerate_phase_onset.py``).
 
+**Speed.** :func:`phase_statistics` runs :func:`cell_phases`' arithmetic for 32 cells at a time in vectorized
+lane loops, in fast spans of 32 steps checked at their end (:func:`_vector_phases`), at about the main kernel's
+speed (docs/performance.md); ``device="cuda"`` runs :func:`cell_phases` itself, one GPU thread per cell. Both give
+:func:`cell_phases`' outputs bit for bit (tested).
+
 Covered: adaptive optimizers (RMSProp, Adam, AdamW with weight decay 0) with ``lr_decay = 1``, any
 ``eps`` and bias correction, on ``c x^k/k``. Other cells get ``phase_steps = -1`` and are classified
 by the sustained level alone.
