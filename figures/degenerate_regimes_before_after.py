@@ -8,7 +8,9 @@ correction, x_0 = 1, 20000 steps; math.md D12, claim D15), from :func:`dynsys.sc
     is a whole aligned 32-step window 5 decades below c eta^k/k), which misses the short phases of
     small beta2 (predicted II observed III);
 (c) the observed regime with the exponential-phase rule (``phase_steps >= 8`` steps 5 decades below
-    c eta^k/k); black dots: unsettled cells (the first 10000 steps give another label);
+    c eta^k/k); black dots: unsettled cells (the first 10000 steps give another label); cyan: the best
+    II/III cut per beta2 row read off this map (``theory.ii_iii_edge.best_row_cuts``, an oracle, not a
+    prediction: how far any boundary curve could agree; docs/scanners.md item 11);
 (d) where (c) disagrees with (a), coloured by the cell's ``boundary_distance`` (beta1 distance to the
     nearest theory boundary): the remaining disagreement lies within a few hundredths of the
     boundaries, mostly just past the existence line (D15: the ghost of the fixed point), and on the
@@ -35,6 +37,11 @@ def _numbers(ds):
     bad = (pred >= 0) & (obs != pred)
     out["disagreeing_cells"] = int(bad.sum())
     out["disagreeing_within_0.05"] = float(np.mean(dist[bad] < 0.05)) if bad.any() else float("nan")
+    from theory.ii_iii_edge import best_row_cuts
+
+    a2, a3, cuts, _ = best_row_cuts(obs, pred)
+    out["best_cut_regime2"], out["best_cut_regime3"] = float(a2), float(a3)
+    out["best_cut_column"] = [int(c) for c in cuts]
     return out
 
 
@@ -78,6 +85,13 @@ def plot(data: dict, outdir) -> list:
         uns = after.settled.values == 0
         iy, ix = np.nonzero(uns)
         row[2].scatter(b1[ix], b2[iy], s=3, c="k", marker=".", linewidths=0)
+        cut = np.asarray(na["best_cut_column"])
+        rows_with = np.flatnonzero(cut >= 0)
+        step = b1[1] - b1[0]
+        edge = np.where(cut[rows_with] < b1.size, b1[np.minimum(cut[rows_with], b1.size - 1)] - step / 2, 1.0)
+        row[2].step(edge, b2[rows_with], where="mid", color="cyan", lw=1.0,
+                    label=f"best cut per row (oracle): II/III {na['best_cut_regime2']:.3f}/{na['best_cut_regime3']:.3f}")
+        row[2].legend(loc="lower right", fontsize=6)
         pred, obs = after.predicted_regime.values, after.regime.values
         dist = np.where((pred >= 0) & (obs != pred), after.boundary_distance.values, np.nan)
         mesh = row[3].pcolormesh(b1, b2, np.ma.masked_invalid(dist), cmap="magma_r", vmin=0, vmax=0.15,

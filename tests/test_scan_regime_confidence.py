@@ -196,6 +196,8 @@ def test_figure_before_after_regime_maps(tmp_path):
         assert after["regime2"] > before["regime2"] + 0.3
         assert after["regime3"] > 0.88
         assert after["confident_regime2"] >= 0.89 and after["confident_regime3"] >= 0.95
+        # the oracle cut (theory/ii_iii_edge.py) does at least as well as the theory's line in its worse regime
+        assert min(after["best_cut_regime2"], after["best_cut_regime3"]) >= min(after["regime2"], after["regime3"])
 
 
 def test_figure_phase_onset(tmp_path):
