@@ -210,6 +210,19 @@ _VBAND_SPAN = 600
 
 
 @njit(inline="always")
+def _phase_counters(t, a, r0, peak0, ns0, arr0, cur0, lng0, fst0, ths, tas, spike_up, plen):
+    """The statistics of :func:`cell_phases` at ``x_t`` (``a = |X_t|``) from their values before: running minimum,
+    spike state and count (the scan kernel's :func:`~dynsys.scan.lanes.arithmetic._stats`), arrival step, current
+    and longest run below the band, first step of the first run of ``plen``. Selects only (lane loops)."""
+    r, _, peak, ns, _ = _stats(t, a, r0, 0.0, peak0, ns0, 0.0, spike_up)
+    arr = t if ((arr0 < 0.0) & (a <= tas)) else arr0
+    cur = cur0 + 1.0 if a < ths else 0.0
+    lng = cur if cur > lng0 else lng0
+    fst = t - plen + 1.0 if ((cur == plen) & (fst0 < 0.0)) else fst0
+    return r, peak, ns, arr, cur, lng, fst
+
+
+@njit(inline="always")
 def _phase_stats_lane(S, j, t, spike_up, plen):
     """The statistics of :func:`cell_phases` at ``x_t`` for lane ``j`` (selects only, no effect on a lane
     that has stopped). Every value is loaded before any select (a load inside one arm of a select is a
@@ -227,12 +240,8 @@ def _phase_stats_lane(S, j, t, spike_up, plen):
     ths = S[_THS + j]
     tas = S[_TAS + j]
     live = was & (a < math.inf)
-    # running minimum and spike state machine: the scan kernel's own (its step and window max unused here)
-    r, _, peak, ns, _ = _stats(t, a, r0, 0.0, peak0, ns0, 0.0, spike_up)
-    arr = t if ((arr0 < 0.0) & (a <= tas)) else arr0
-    cur = cur0 + 1.0 if a < ths else 0.0
-    lng = cur if cur > lng0 else lng0
-    fst = t - plen + 1.0 if ((cur == plen) & (fst0 < 0.0)) else fst0
+    r, peak, ns, arr, cur, lng, fst = _phase_counters(t, a, r0, peak0, ns0, arr0, cur0, lng0, fst0, ths, tas,
+                                                      spike_up, plen)
     S[_RMIN + j] = r if live else r0
     S[_PEAK + j] = peak if live else peak0
     S[_NSP + j] = ns if live else ns0
@@ -311,15 +320,15 @@ def _fast_lane(S, j, t, spike_up, plen, bc, G):
     xlo = S[_XLO + j]
     vhi = S[_VHI + j]
     vlo = S[_VLO + j]
-    r, _, peak, ns, _ = _stats(t, a, r0, 0.0, peak0, ns0, 0.0, spike_up)
-    cur = cur0 + 1.0 if a < ths else 0.0
+    r, peak, ns, arr, cur, lng, fst = _phase_counters(t, a, r0, peak0, ns0, arr0, cur0, lng0, fst0, ths, tas,
+                                                      spike_up, plen)
     S[_RMIN + j] = r
     S[_PEAK + j] = peak
     S[_NSP + j] = ns
-    S[_ARR + j] = t if ((arr0 < 0.0) & (a <= tas)) else arr0
+    S[_ARR + j] = arr
     S[_CUR + j] = cur
-    S[_LONG + j] = cur if cur > lng0 else lng0
-    S[_FST + j] = t - plen + 1.0 if ((cur == plen) & (fst0 < 0.0)) else fst0
+    S[_LONG + j] = lng
+    S[_FST + j] = fst
     m = b1 * mo + S[_OB1 + j] * G
     v = b2 * vo + S[_CV + j] * (G * G)
     if bc:
