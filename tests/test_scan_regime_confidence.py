@@ -375,3 +375,20 @@ def test_regime_two_converges_initially_and_the_ghost_band_late(k):
     assert np.median(onset[past]) >= 300
     # the Dataset's onset is the pass's phase_start minus its arrival_step, and -1 where no phase was found
     assert np.all((onset == -1) == (ds.phase_steps.values < 8))
+
+
+def test_lanes_give_the_bits_of_one_cell_at_a_time_far_from_unit_scale():
+    """Cells whose units are renewed often and by large steps (lr up to 1e120, |x0| from 1e-200 to 1e200, giant
+    spikes that the fast spans must hand to the step-by-step path): still cell_phases' outputs bit for bit."""
+    from dynsys.scan.episodes import PHASE_OUTPUTS, cell_phases
+
+    rng = np.random.default_rng(5)
+    for k, bc, eps in ((4, False, 0.0), (6, True, 1e-8), (8, False, 0.0)):
+        n, steps = 96, 1500
+        lr = 10 ** rng.uniform(-3, 120, n)
+        b1, b2 = rng.uniform(0, 0.999, n), rng.uniform(0.001, 0.999, n)
+        x0 = 10 ** rng.uniform(-200, 200, n) * rng.choice([-1, 1], n)
+        out = phase_statistics(k, 1.0, bc, lr, b1, b2, eps, x0, steps, depth=5.0, spike_factor=100.0)
+        for i in range(n):
+            ref = cell_phases(k, 1.0, bc, lr[i], b1[i], b2[i], eps, x0[i], steps, 5.0, 100.0 ** (1 / k), steps // 2, 8)
+            assert [out[key][i] for key in PHASE_OUTPUTS] == list(ref), i
