@@ -72,3 +72,36 @@ def test_arguments_are_checked():
         phase_rule_statistics([0.5, 0.6], [0.9], 4)
     with pytest.raises(ValueError, match="lr = -1"):
         phase_rule_statistics([0.5], [0.9], 4, lr=-1)
+
+
+def test_the_decoupled_map_in_the_s_w_chart_has_the_invariant_moebius_line():
+    """Question 3's chart, derived from the toolkit's own decoupled map (theory.regime_boundaries): with u = (1-s)/w,
+    s' = 1 - (b1/sqrt(b2)) (1-s)/s - (1-b1) w s^(k-2)/sqrt(b2) and w' = w s^(k-2)/sqrt(b2), so w = 0 is invariant with
+    s' = 1 + s_g - s_g/s, whose fixed points are s = 1 and s = s_g = b1/sqrt(b2)."""
+    import sympy as sp
+
+    from theory import regime_boundaries as rb
+
+    s = sp.Symbol("s", positive=True)
+    w, b1, b2 = rb.w, rb.b1, rb.b2
+    for k in (4, 6, 8):
+        un, wn = (e.subs(rb.u, (1 - s) / w) for e in rb._decoupled_map(k))  # the map of dynsys.systems, z = 0
+        s_next = sp.simplify(1 - un * wn)
+        claim = 1 - b1 / sp.sqrt(b2) * (1 - s) / s - (1 - b1) * w * s ** (k - 2) / sp.sqrt(b2)
+        assert sp.simplify(s_next - claim) == 0
+        assert sp.simplify(wn - w * s ** (k - 2) / sp.sqrt(b2)) == 0
+        line = sp.simplify(claim.subs(w, 0))
+        sg = b1 / sp.sqrt(b2)
+        assert sp.simplify(line - (1 + sg - sg / s)) == 0
+        assert sp.simplify(line.subs(s, 1) - 1) == 0 and sp.simplify(line.subs(s, sg) - sg) == 0
+
+
+def test_trivial_saddle_phase_on_cells_the_theory_fixes():
+    from theory.ii_iii_edge import trivial_saddle_phase
+
+    # k = 4: regime I (b1 = 0.3 < b2 = 0.5) converges along the manifold for the whole run; the middle of the II band
+    # (b1 = 0.55 between Eq. 8's 0.5 and the existence line 0.595) has a phase of tens of steps; far past the line none
+    run = trivial_saddle_phase(np.array([0.3, 0.55, 0.99]), np.array([0.5, 0.5, 0.3]), 4, steps=5000)
+    assert run[0] > 4800 and 8 <= run[1] < 1000 and run[2] < 8
+    with pytest.raises(ValueError, match="beta1"):
+        trivial_saddle_phase([1.0], [0.5], 4)

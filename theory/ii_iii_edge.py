@@ -24,7 +24,21 @@ of the ghost band past the existence line ``beta1 = beta2^{(k-1)/(2(k-2))}`` (do
    steps after arrival spent in phases of at least ``phase_length`` steps (*duty*; rule: more than half). Each rule is decided from the trajectory
    alone; :func:`rule_agreements` relabels the cells with it (the classifier's ``still`` test unchanged).
 
-``python -m theory.ii_iii_edge`` prints both tables (quoted in docs/scanners.md item 11).
+3. **One orbit of the decoupled map as a predictor** (:func:`trivial_saddle_phase`). In the chart
+   ``(s, w)``, ``s = 1 - u w``, the decoupled (``z = 0``) map of math.md D1 reads
+   ``s' = 1 - (b1/rho^{k-2}) (1 - s)/s - (1 - b1) w s^{k-2}/rho^{k-2}``, ``w' = w s^{k-2}/rho^{k-2}``: the line
+   ``w = 0`` is invariant and carries the Moebius map ``s' = 1 + s_g - s_g/s``, ``s_g = b1/rho^{k-2} = b1/sqrt(b2)``
+   (every ``k``), with fixed points ``s = 1`` (the trivial point ``(u, w) = (1, 0)`` of D2; multiplier ``s_g`` along
+   the line, ``1/sqrt(b2)`` across it) and ``s = s_g`` (``u = infinity``). A state that enters the decoupled regime
+   far below the SignGD scale has ``w = lr x^{k-2}/sqrt(v) ~ (x/lr)^{k-2}`` small, i.e. lies near that line; if
+   ``b1 < sqrt(b2)`` it is carried to ``s = 1`` (``x`` stalls) and leaves along the unstable manifold of the trivial
+   point. So that manifold is a candidate for the path of chance phases. The function follows it from ``1e-12``
+   off the point for ``steps`` steps and returns its longest run ``depth`` decades below its start; the prediction
+   "II iff that run is at least ``phase_length``" (cells Thm 6.1 calls II or III) is measured against the scans. A
+   hypothesis: where real entries land (``m`` must be small too, or ``s`` is huge and the orbit leaves the line at
+   once) is not derived, so it is not adopted.
+
+``python -m theory.ii_iii_edge`` prints the tables (quoted in docs/scanners.md item 11).
 """
 from __future__ import annotations
 
@@ -226,6 +240,51 @@ def best_row_cuts(obs, pred, lams=None):
     return best[1], best[2], best[3], best[4]
 
 
+@njit(cache=True)
+def _saddle_run(k, b1, b2, eps, steps, thr):
+    lam = 1.0 / math.sqrt(b2)
+    u = 1.0 + eps * b1 * (k - 1)  # along the unstable eigenvector (b1 (k-1), lam - b1) of the trivial point
+    w = eps * (lam - b1)
+    L = 0.0
+    run = 0
+    best = 0
+    for _ in range(steps):
+        s = 1.0 - u * w
+        if not (abs(s) < 1e3) or not (w > 0.0) or not (w < 1e8):
+            break
+        L += math.log(abs(s))
+        run = run + 1 if L < -thr else 0
+        if run > best:
+            best = run
+        u = b1 * u / s ** (k - 1) + 1.0 - b1
+        w = w * s ** (k - 2) * lam
+    return best
+
+
+@njit(parallel=True, cache=True)
+def _saddle_runs(k, b1, b2, steps, thr, out):
+    for i in prange(b1.shape[0]):
+        out[i] = _saddle_run(k, b1[i], b2[i], 1e-12, steps, thr)
+
+
+def trivial_saddle_phase(beta1, beta2, k, *, steps=20_000, depth=5.0):
+    """Longest run of steps (int64 per cell) during which the loss along the unstable manifold of the decoupled map's
+    trivial point ``(u, w) = (1, 0)`` stays ``depth`` decades below its starting value (question 3 of the module
+    docstring); the orbit starts ``1e-12`` off the point and is followed ``steps`` steps or until ``|s| >= 1e3`` or
+    ``w`` leaves ``(0, 1e8)`` (an escape: the loss spikes)."""
+    k = check_even_k("k", k, minimum=4)
+    steps = check_int("steps", steps, low=1)
+    b1 = np.ascontiguousarray(np.ravel(beta1), dtype=np.float64)
+    b2 = np.ascontiguousarray(np.ravel(beta2), dtype=np.float64)
+    if b1.shape != b2.shape:
+        raise ValueError(f"beta1 has {b1.size} cells and beta2 {b2.size}; allowed: the same number")
+    if np.any((b1 < 0) | (b1 >= 1)) or np.any((b2 <= 0) | (b2 >= 1)):
+        raise ValueError("beta1 must lie in [0, 1) and beta2 in (0, 1)")
+    out = np.zeros(b1.size, np.int64)
+    _saddle_runs(k, b1, b2, steps, float(depth) * math.log(10.0) / k, out)
+    return out
+
+
 def issue13_scan(k, n=96, steps=20_000):
     """The issue-13 map of ``k``: Adam, lr = 0.01, eps = 0, no bias correction, x0 = 1, ``n x n`` cell-centred
     ``(beta1, beta2)`` cells on ``[0, 1]^2`` (the settings of ``figures/_common.regime_scan``)."""
@@ -241,7 +300,7 @@ def main(n=96, steps=20_000):
     print("| k | II (theory) | III (theory) | II (best cut per row) | III (best cut per row) | cut - existence line, "
           "median by beta2 band [0, .25) / [.25, .5) / [.5, .75) / [.75, 1) |")
     print("|---|---:|---:|---:|---:|---|")
-    rules, ratios, medians, dropped = {}, {}, {}, {}
+    rules, ratios, medians, dropped, saddle = {}, {}, {}, {}, {}
     for k in (4, 6, 8):
         ds = issue13_scan(k, n, steps)
         obs, pred = ds.regime.values, ds.predicted_regime.values
@@ -267,6 +326,10 @@ def main(n=96, steps=20_000):
         duty = stats[:, 5] / np.maximum(steps + 1 - np.where(stats[:, 6] >= 0, stats[:, 6], steps + 1), 1)
         medians[k] = [(float(np.median(stats[sel, 0])), float(np.median(stats[sel, 2])), float(np.median(duty[sel])))
                       for sel in ((pred == 2) & (obs == 2), (pred == 3) & (obs == 2))]
+        run = trivial_saddle_phase(b1g, b2g, k, steps=steps)
+        alt = np.where(pred >= 2, np.where(run >= int(ds.attrs["phase_length"]), 2, 3), pred)
+        saddle[k] = (ds.attrs["agreement_regime2"], ds.attrs["agreement_regime3"],
+                     float(np.mean(obs[alt == 2] == 2)), float(np.mean(obs[alt == 3] == 3)))
         lost = (pred == 2) & (obs == 2) & (stats[:, 4] < int(ds.attrs["phase_length"]))
         b1c, b2c = b1g.ravel()[lost], b2g.ravel()[lost]
         i2 = stability_boundary_beta1(b2c, k)
@@ -277,6 +340,8 @@ def main(n=96, steps=20_000):
           + "; ".join(f"k = {k}: " + " vs ".join(f"{a:.0f} / {b:.0f} / {c:.3f}" for a, b, c in m) for k, m in medians.items()))
     print("\nobserved-II cells predicted II that the decoupled rule drops, and their median place in the II band "
           "(0: Eq. 8, 1: existence line): " + "; ".join(f"k = {k}: {n}, {f:.2f}" for k, (n, f) in dropped.items()))
+    print("\nquestion 3: II/III agreement, Thm 6.1 vs II iff the trivial saddle's unstable manifold has a phase: "
+          + "; ".join(f"k = {k}: {a:.4f} / {b:.4f} vs {c:.4f} / {d:.4f}" for k, (a, b, c, d) in saddle.items()))
     print("\n| k | rule | agreement I | II | III |\n|---|---|---:|---:|---:|")
     for k, (agr, same, n) in rules.items():
         for rule, (a1, a2, a3) in agr.items():
