@@ -48,13 +48,13 @@ import numpy as np
 from numba import njit, prange
 
 from dynsys._validate import check_even_k, check_int
+from dynsys.regimes import _check_betas
+from dynsys.scan.episodes import _renewed_units, _unit_factors, _units_due
 
 #: the rules of :func:`rule_agreements`, in the column order of :func:`phase_rule_statistics`
 RULES = ("plain", "spike_free", "one_sign", "monotone", "decoupled", "duty")
 #: the coupling ratio ``v/g^2`` a step of a *decoupled* phase needs (the scan's default ``spike_factor``)
 DECOUPLED = 100.0
-_BAND = 2.0 ** 16
-_VBAND = 2.0 ** 96
 
 
 @njit(cache=True, error_model="numpy")
@@ -66,11 +66,8 @@ def _cell(k, lr, b1, b2, x0, steps, depth, spike_up, plen):
     ev = 2 * (k - 1) * ex
     M = 0.0
     V = 0.0
-    cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
-    es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
     thr = lr * 10.0 ** (-depth / k)
-    ths = math.ldexp(thr, -ex)
-    tas = math.ldexp(2.0 * lr, -ex)
+    cv, es, _, ths, tas = _unit_factors(k, lr, b2, 0.0, thr, ex, ev)
     arrival = -1
     run = 0
     inph = 0
@@ -126,26 +123,9 @@ def _cell(k, lr, b1, b2, x0, steps, depth, spike_up, plen):
         X = X - es * m / den
         M = m
         V = v
-        ax = abs(X)
-        if ax > _BAND or (ax < 1.0 / _BAND and ax > 0.0) or V > _VBAND or (V < 1.0 / _VBAND and V > 0.0):
-            e1 = math.frexp(X)[1] if (ax > 0.0 and ax < math.inf) else 0
-            e2 = 0
-            if V > 0.0 and V < math.inf:
-                e2 = math.frexp(V)[1]
-                e2 -= e2 & 1
-            X = math.ldexp(X, -e1)
-            M = math.ldexp(M, -(k - 1) * e1)
-            ex += e1
-            V = math.ldexp(V, -e2)
-            ev += e2
-            if 2 * (k - 1) * ex - ev > 960:
-                e3 = 2 * (k - 1) * ex
-                V = math.ldexp(V, ev - e3)
-                ev = e3
-            cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
-            es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
-            ths = math.ldexp(thr, -ex)
-            tas = math.ldexp(2.0 * lr, -ex)
+        if _units_due(X, V):
+            X, M, V, ex, ev, _ = _renewed_units(k, X, M, V, ex, ev)
+            cv, es, _, ths, tas = _unit_factors(k, lr, b2, 0.0, thr, ex, ev)
     return best[0], best[1], best[2], best[3], best[4], inph, arrival
 
 
@@ -157,6 +137,15 @@ def _cells(k, lr, b1, b2, x0, steps, depth, spike_up, plen, out):
             out[i, j] = r[j]
 
 
+def _cell_betas(beta1, beta2):
+    """Contiguous float64 copies of the cells' ``beta1`` and ``beta2`` (flattened; checked by the toolkit's
+    :func:`dynsys.regimes._check_betas`, and of one length)."""
+    b1, b2 = (np.ascontiguousarray(np.ravel(a), dtype=np.float64) for a in _check_betas(beta1, beta2))
+    if b1.shape != b2.shape:
+        raise ValueError(f"beta1 has {b1.size} cells and beta2 {b2.size}; allowed: the same number")
+    return b1, b2
+
+
 def phase_rule_statistics(beta1, beta2, k, *, lr=0.01, steps=20_000, x0=1.0, depth=5.0, spike_factor=100.0,
                           phase_length=8):
     """Per cell (rows of an int64 array ``(n, 7)``): the longest plain, spike-free, one-sign, monotone and decoupled deep runs,
@@ -165,12 +154,7 @@ def phase_rule_statistics(beta1, beta2, k, *, lr=0.01, steps=20_000, x0=1.0, dep
     k = check_even_k("k", k, minimum=4)
     steps = check_int("steps", steps, low=1)
     phase_length = check_int("phase_length", phase_length, low=1)
-    b1 = np.ascontiguousarray(np.ravel(beta1), dtype=np.float64)
-    b2 = np.ascontiguousarray(np.ravel(beta2), dtype=np.float64)
-    if b1.shape != b2.shape:
-        raise ValueError(f"beta1 has {b1.size} cells and beta2 {b2.size}; allowed: the same number")
-    if np.any((b1 < 0) | (b1 >= 1)) or np.any((b2 <= 0) | (b2 >= 1)):
-        raise ValueError("beta1 must lie in [0, 1) and beta2 in (0, 1)")
+    b1, b2 = _cell_betas(beta1, beta2)
     if not (lr > 0 and math.isfinite(lr)) or not (x0 != 0 and math.isfinite(x0)):
         raise ValueError(f"lr = {lr!r}, x0 = {x0!r}; allowed: lr > 0 and x0 != 0, both finite")
     out = np.zeros((b1.size, 7), np.int64)
@@ -276,12 +260,7 @@ def trivial_saddle_phase(beta1, beta2, k, *, steps=20_000, depth=5.0, phase=0.0)
     ``1/sqrt(b2)``, so the phases in ``[0, 1)`` sample all of its orbits)."""
     k = check_even_k("k", k, minimum=4)
     steps = check_int("steps", steps, low=1)
-    b1 = np.ascontiguousarray(np.ravel(beta1), dtype=np.float64)
-    b2 = np.ascontiguousarray(np.ravel(beta2), dtype=np.float64)
-    if b1.shape != b2.shape:
-        raise ValueError(f"beta1 has {b1.size} cells and beta2 {b2.size}; allowed: the same number")
-    if np.any((b1 < 0) | (b1 >= 1)) or np.any((b2 <= 0) | (b2 >= 1)):
-        raise ValueError("beta1 must lie in [0, 1) and beta2 in (0, 1)")
+    b1, b2 = _cell_betas(beta1, beta2)
     if not 0.0 <= phase < 1.0:
         raise ValueError(f"phase = {phase!r}; allowed: 0 <= phase < 1")
     out = np.zeros(b1.size, np.int64)

@@ -67,6 +67,50 @@ _BAND = 2.0 ** 16  # |X| kept within [2^-16, 2^16] of the units
 _VBAND = 2.0 ** 96
 
 
+@njit(inline="always")
+def _units_due(X, V):
+    """Whether a cell's units are due for renewal: ``|X|`` outside ``[2^-16, 2^16]`` or ``V`` outside
+    ``[2^-96, 2^96]`` (zero and non-finite values do not count). Branch-free (lane loops call it)."""
+    ax = abs(X)
+    return (ax > _BAND) | ((ax < 1.0 / _BAND) & (ax > 0.0)) | (V > _VBAND) | ((V < 1.0 / _VBAND) & (V > 0.0))
+
+
+@njit(inline="always")
+def _renewed_units(k, X, M, V, ex, ev):
+    """New units ``x = X 2^ex``, ``m = M 2^((k-1) ex)``, ``v = V 2^ev`` (``ev`` even), by exact powers of two:
+    returns ``(X, M, V, ex, ev, e1)``, ``e1`` the shift of ``x``'s exponent (statistics kept in ``x``'s units
+    are divided by ``2^e1``)."""
+    ax = abs(X)
+    e1 = math.frexp(X)[1] if (ax > 0.0 and ax < math.inf) else 0
+    e2 = 0
+    if V > 0.0 and V < math.inf:
+        e2 = math.frexp(V)[1]
+        e2 -= e2 & 1
+    X = math.ldexp(X, -e1)
+    M = math.ldexp(M, -(k - 1) * e1)
+    ex += e1
+    V = math.ldexp(V, -e2)
+    ev += e2
+    if 2 * (k - 1) * ex - ev > 960:
+        # a giant jump of |x| in one step (the scan kernel stops such a cell: status 8): g^2 would
+        # overflow in v's units; express v in the units of g^2 (its old part is below 2^-960 of it)
+        e3 = 2 * (k - 1) * ex
+        V = math.ldexp(V, ev - e3)
+        ev = e3
+    return X, M, V, ex, ev, e1
+
+
+@njit(inline="always")
+def _unit_factors(k, lr, b2, eps, thr, ex, ev):
+    """The per-cell constants in the units ``(ex, ev)``: ``(1-b2) 2^(2(k-1)ex - ev)``, the step factor
+    ``lr 2^((k-2)ex - ev/2)``, ``eps 2^(-ev/2)``, and the phase and arrival thresholds ``thr``, ``ARRIVAL lr``
+    in ``x``'s units."""
+    cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
+    es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
+    feps = math.ldexp(eps, -(ev // 2))
+    return cv, es, feps, math.ldexp(thr, -ex), math.ldexp(ARRIVAL * lr, -ex)
+
+
 @njit(cache=True, error_model="numpy")
 def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen):
     """Longest run below the band (whole run and up to step ``half``), the half-run statistics, the
@@ -88,13 +132,8 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, 
     ob1 = 1.0 - b1
     p1 = 1.0
     p2 = 1.0
-    cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
-    es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
-    feps = math.ldexp(eps, -(ev // 2))
     thr = lr * 10.0 ** (-depth / k)  # |x| below it: the loss is >= depth decades below c lr^k/k
-    ths = math.ldexp(thr, -ex)
-    tha = ARRIVAL * lr
-    tas = math.ldexp(tha, -ex)
+    cv, es, feps, ths, tas = _unit_factors(k, lr, b2, eps, thr, ex, ev)
     arrival = -1
     pstart = -1
     rmin = abs(X)
@@ -158,31 +197,11 @@ def cell_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, half, 
             X = X - es * m / den
         M = m
         V = v
-        ax = abs(X)
-        if ax > _BAND or (ax < 1.0 / _BAND and ax > 0.0) or V > _VBAND or (V < 1.0 / _VBAND and V > 0.0):
-            e1 = math.frexp(X)[1] if (ax > 0.0 and ax < math.inf) else 0
-            e2 = 0
-            if V > 0.0 and V < math.inf:
-                e2 = math.frexp(V)[1]
-                e2 -= e2 & 1
-            X = math.ldexp(X, -e1)
-            M = math.ldexp(M, -(k - 1) * e1)
+        if _units_due(X, V):
+            X, M, V, ex, ev, e1 = _renewed_units(k, X, M, V, ex, ev)
             rmin = math.ldexp(rmin, -e1)
             peak = math.ldexp(peak, -e1)
-            ex += e1
-            V = math.ldexp(V, -e2)
-            ev += e2
-            if 2 * (k - 1) * ex - ev > 960:
-                # a giant jump of |x| in one step (the scan kernel stops such a cell: status 8): g^2 would
-                # overflow in v's units; express v in the units of g^2 (its old part is below 2^-960 of it)
-                e3 = 2 * (k - 1) * ex
-                V = math.ldexp(V, ev - e3)
-                ev = e3
-            cv = math.ldexp(1.0 - b2, 2 * (k - 1) * ex - ev)
-            es = lr * math.ldexp(1.0, (k - 2) * ex - ev // 2)
-            feps = math.ldexp(eps, -(ev // 2))
-            ths = math.ldexp(thr, -ex)
-            tas = math.ldexp(tha, -ex)
+            cv, es, feps, ths, tas = _unit_factors(k, lr, b2, eps, thr, ex, ev)
     if t < half:  # stopped early (x = 0 or not finite): the half-run statistics are those so far
         lh = longest
         mh = _log2_scaled(rmin, ex) if rmin > 0.0 else -math.inf
@@ -290,8 +309,7 @@ def _phase_update_lane(S, j, t, bc):
     S[_V + j] = v if go else vo
     S[_STOP + j] = t if stop else stop0
     S[_LIVE + j] = 1.0 if go else 0.0
-    ax = abs(xn)
-    due = go & ((ax > _BAND) | ((ax < 1.0 / _BAND) & (ax > 0.0)) | (v > _VBAND) | ((v < 1.0 / _VBAND) & (v > 0.0)))
+    due = go & _units_due(xn, v)
     S[_DUE + j] = 1.0 if due else 0.0
     return (1 if due else 0), (1 if go else 0)
 
@@ -508,12 +526,9 @@ def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, hal
         S[_B1 + j] = b1[c]
         S[_OB1 + j] = 1.0 - b1[c]
         S[_B2 + j] = b2[c]
-        S[_CV + j] = math.ldexp(1.0 - b2[c], 2 * (k - 1) * ex[j] - ev[j])
-        S[_ES + j] = lr[c] * math.ldexp(1.0, (k - 2) * ex[j] - ev[j] // 2)
-        S[_FEPS + j] = math.ldexp(eps[c], -(ev[j] // 2))
         thr[j] = lr[c] * 10.0 ** (-depth / k)
-        S[_THS + j] = math.ldexp(thr[j], -ex[j])
-        S[_TAS + j] = math.ldexp(ARRIVAL * lr[c], -ex[j])
+        S[_CV + j], S[_ES + j], S[_FEPS + j], S[_THS + j], S[_TAS + j] = _unit_factors(k, lr[c], b2[c], eps[c], thr[j],
+                                                                                       ex[j], ev[j])
         S[_RMIN + j] = abs(S[_X + j])
         S[_LIVE + j] = 1.0
         live_n += 1
@@ -529,9 +544,7 @@ def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, hal
                     S0[q * L + j] = S[_SPAN_STATE[q] + j]
             if _fast_span(S, t, t1, k, curv, bc, spike_up, fplen, xband):
                 for j in range(L):  # renew the units where the step-by-step run would have by now
-                    ax = abs(S[_X + j])
-                    V = S[_V + j]
-                    if ax > _BAND or (ax < 1.0 / _BAND and ax > 0.0) or V > _VBAND or (V < 1.0 / _VBAND and V > 0.0):
+                    if _units_due(S[_X + j], S[_V + j]):
                         _renew_units(S, j, k, ex, ev, thr, lr[cell[j]], b2[cell[j]], eps[cell[j]])
                 t = t1
                 continue
@@ -571,31 +584,16 @@ def _vector_phases(k, curv, bc, lr, b1, b2, eps, x0, steps, depth, spike_up, hal
 
 @njit(inline="always")
 def _renew_units(S, j, k, ex, ev, thr, lr, b2, eps):
-    """Renew lane ``j``'s units by exact powers of two (the block of :func:`cell_phases`)."""
-    X = S[_X + j]
-    V = S[_V + j]
-    ax = abs(X)
-    e1 = math.frexp(X)[1] if (ax > 0.0 and ax < math.inf) else 0
-    e2 = 0
-    if V > 0.0 and V < math.inf:
-        e2 = math.frexp(V)[1]
-        e2 -= e2 & 1
-    S[_X + j] = math.ldexp(X, -e1)
-    S[_M + j] = math.ldexp(S[_M + j], -(k - 1) * e1)
+    """Renew lane ``j``'s units by exact powers of two (:func:`_renewed_units`, as :func:`cell_phases` does)."""
+    X, M, V, exj, evj, e1 = _renewed_units(k, S[_X + j], S[_M + j], S[_V + j], ex[j], ev[j])
+    S[_X + j] = X
+    S[_M + j] = M
+    S[_V + j] = V
+    ex[j] = exj
+    ev[j] = evj
     S[_RMIN + j] = math.ldexp(S[_RMIN + j], -e1)
     S[_PEAK + j] = math.ldexp(S[_PEAK + j], -e1)
-    ex[j] += e1
-    S[_V + j] = math.ldexp(V, -e2)
-    ev[j] += e2
-    if 2 * (k - 1) * ex[j] - ev[j] > 960:
-        e3 = 2 * (k - 1) * ex[j]
-        S[_V + j] = math.ldexp(S[_V + j], ev[j] - e3)
-        ev[j] = e3
-    S[_CV + j] = math.ldexp(1.0 - b2, 2 * (k - 1) * ex[j] - ev[j])
-    S[_ES + j] = lr * math.ldexp(1.0, (k - 2) * ex[j] - ev[j] // 2)
-    S[_FEPS + j] = math.ldexp(eps, -(ev[j] // 2))
-    S[_THS + j] = math.ldexp(thr[j], -ex[j])
-    S[_TAS + j] = math.ldexp(ARRIVAL * lr, -ex[j])
+    S[_CV + j], S[_ES + j], S[_FEPS + j], S[_THS + j], S[_TAS + j] = _unit_factors(k, lr, b2, eps, thr[j], exj, evj)
 
 
 @njit(parallel=True, cache=True)
