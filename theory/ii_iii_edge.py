@@ -162,6 +162,12 @@ def phase_rule_statistics(beta1, beta2, k, *, lr=0.01, steps=20_000, x0=1.0, dep
     return out
 
 
+def _duty(stats, steps):
+    """Fraction of the steps after arrival spent in deep runs of at least ``phase_length`` (0 if never arrived)."""
+    arrival = stats[:, 6]
+    return stats[:, 5] / np.maximum(steps + 1 - np.where(arrival >= 0, arrival, steps + 1), 1)
+
+
 def rule_agreements(ds, k, stats=None):
     """``{rule: (agreement I, II, III)}`` of the phase Dataset ``ds`` (an issue-13 scan of ``k``) when an exponential
     phase is defined by each rule of :data:`RULES` (a cell labelled I or II by the scan keeps its label if the rule
@@ -175,8 +181,7 @@ def rule_agreements(ds, k, stats=None):
     pred = ds.predicted_regime.values.ravel()
     plen = int(ds.attrs["phase_length"])
     steps = int(ds.attrs["steps"])
-    arrival = stats[:, 6]
-    duty = stats[:, 5] / np.maximum(steps + 1 - np.where(arrival >= 0, arrival, steps + 1), 1)
+    duty = _duty(stats, steps)
     found = {"plain": stats[:, 0] >= plen, "spike_free": stats[:, 1] >= plen, "one_sign": stats[:, 2] >= plen,
              "monotone": stats[:, 3] >= plen, "decoupled": stats[:, 4] >= plen, "duty": duty > 0.5}
     out = {}
@@ -306,7 +311,7 @@ def main(n=96, steps=20_000):
         same = int(np.sum(stats[:, 0] == ds.phase_steps.values.ravel()))
         rules[k] = (rule_agreements(ds, k, stats), same, stats.shape[0])
         obs, pred = obs.ravel(), pred.ravel()
-        duty = stats[:, 5] / np.maximum(steps + 1 - np.where(stats[:, 6] >= 0, stats[:, 6], steps + 1), 1)
+        duty = _duty(stats, steps)
         medians[k] = [(float(np.median(stats[sel, 0])), float(np.median(stats[sel, 2])), float(np.median(duty[sel])))
                       for sel in ((pred == 2) & (obs == 2), (pred == 3) & (obs == 2))]
         agr = []

@@ -151,44 +151,41 @@ def _compiled_kernel(name="phase"):
         return _kernels[name]
 
 
+def _launch_per_cell(name, leading, ins, trailing, outs):
+    """Run kernel ``name`` (:func:`_compiled_kernel`) one thread per cell: the float64 input arrays ``ins`` copied to
+    the device, called as ``kernel(*leading, *ins, *trailing, *device outputs)``, the outputs copied back into the
+    host arrays ``outs`` (their dtypes)."""
+    from numba import cuda
+
+    n = ins[0].shape[0]
+    if n == 0:
+        return
+    kern = _compiled_kernel(name)
+    dins = [cuda.to_device(np.ascontiguousarray(a, np.float64)) for a in ins]
+    douts = [cuda.device_array(n, a.dtype) for a in outs]
+    blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+    kern[blocks, THREADS_PER_BLOCK](*leading, *dins, *trailing, *douts)
+    for host, dev in zip(outs, douts):
+        dev.copy_to_host(host)
+
+
 def scan_cells_cuda(k, curv, adaptive, bias_correction, lr, b1, b2, eps, wd, lrd, x0, steps, spike_up,
                     coupling_start, min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum,
                     coupling_n, status, fail_step):
     """:func:`dynsys.scan.lanes.scan_cells` on the GPU (same arguments, same outputs written into
     the host arrays): inputs copied to the device, one thread per cell, outputs copied back."""
-    from numba import cuda
-
-    n = lr.shape[0]
-    if n == 0:
-        return
-    kern = _compiled_kernel()
-    ins = [cuda.to_device(np.ascontiguousarray(a, np.float64)) for a in (lr, b1, b2, eps, wd, lrd, x0)]
-    outs = [min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status, fail_step]
-    douts = [cuda.device_array(n, a.dtype) for a in outs]
-    blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    kern[blocks, THREADS_PER_BLOCK](int(k), float(curv), bool(adaptive), bool(bias_correction), *ins, int(steps),
-                                    float(spike_up), int(coupling_start), *douts)
-    for host, dev in zip(outs, douts):
-        dev.copy_to_host(host)
+    _launch_per_cell("phase", (int(k), float(curv), bool(adaptive), bool(bias_correction)),
+                     (lr, b1, b2, eps, wd, lrd, x0), (int(steps), float(spike_up), int(coupling_start)),
+                     [min_log2x, min_step, final_log2x, sustained_log2x, n_spikes, coupling_sum, coupling_n, status,
+                      fail_step])
 
 
 def phase_statistics_cuda(k, curv, bias_correction, lr, b1, b2, eps, x0, steps, depth, spike_up, half, plen, outs):
     """The exponential-phase pass (:func:`dynsys.scan.episodes.phase_statistics`) on the GPU: one thread per cell
     runs :func:`~dynsys.scan.episodes.cell_phases`; ``outs`` are the host arrays of
     :data:`~dynsys.scan.episodes.PHASE_OUTPUTS`, in that order, filled in place."""
-    from numba import cuda
-
-    n = lr.shape[0]
-    if n == 0:
-        return
-    kern = _compiled_kernel("episodes")
-    ins = [cuda.to_device(np.ascontiguousarray(a, np.float64)) for a in (lr, b1, b2, eps, x0)]
-    douts = [cuda.device_array(n, a.dtype) for a in outs]
-    blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    kern[blocks, THREADS_PER_BLOCK](int(k), float(curv), bool(bias_correction), *ins, int(steps), float(depth),
-                                    float(spike_up), int(half), int(plen), *douts)
-    for host, dev in zip(outs, douts):
-        dev.copy_to_host(host)
+    _launch_per_cell("episodes", (int(k), float(curv), bool(bias_correction)), (lr, b1, b2, eps, x0),
+                     (int(steps), float(depth), float(spike_up), int(half), int(plen)), outs)
 
 
 def chunk_for_device(ncells: int, free_bytes: int | None = None) -> int:
