@@ -105,3 +105,39 @@ def test_trivial_saddle_phase_on_cells_the_theory_fixes():
     assert run[0] > 4800 and 8 <= run[1] < 1000 and run[2] < 8
     with pytest.raises(ValueError, match="beta1"):
         trivial_saddle_phase([1.0], [0.5], 4)
+
+
+def test_initial_convergence_rule():
+    """Question 4: the onset limit only turns II cells into III (II agreement can only fall as the limit tightens,
+    III only rise; no limit gives the Dataset's own agreements), and a cell in the middle of the II band converges
+    *initially*, as Sec. 6.2 says: its first phase starts within a few tens of steps of arrival."""
+    from dynsys.scan import phase_diagram
+    from theory.ii_iii_edge import onset_rule_agreements, onsets_across_line
+
+    ds = issue13_scan(6, 16, 3000)
+    agr = onset_rule_agreements(ds, limits=(10, 100, 1000))
+    assert agr[None][:2] == (ds.attrs["agreement_regime2"], ds.attrs["agreement_regime3"])
+    ii = [agr[d][0] for d in (10, 100, 1000, None)]
+    iii = [agr[d][1] for d in (10, 100, 1000, None)]
+    assert ii == sorted(ii) and iii == sorted(iii, reverse=True) and ii[0] < ii[-1]
+    for d in agr:  # the oracle is an upper bound of the theory's line on every relabelled map
+        assert min(agr[d][2:]) >= min(agr[d][:2])
+    # k = 4, b2 = 0.63, b1 = 0.67: halfway between Eq. 8 (0.63) and the existence line (0.707)
+    cell = phase_diagram("adam", "power", k=4, x=("beta1", 0.66, 0.68, 1), y=("beta2", 0.62, 0.64, 1), lr=0.01,
+                         steps=3000, eps=0.0, bias_correction=False, progress=False)
+    assert cell.regime.item() == 2 and 0 <= cell.phase_onset.item() <= 60
+    b1, q, ons = onsets_across_line(ds, 0.8, cells=2)
+    assert np.all(np.diff(b1) > 0) and np.sum(q < 1) <= 2 and np.all(q[q >= 1] >= 1)
+    with pytest.raises(ValueError, match="limits"):
+        onset_rule_agreements(ds, limits=(-1,))
+
+
+def test_loss_envelope_slope_is_the_fixed_points_rate_in_regime_one():
+    from theory.ii_iii_edge import loss_envelope_slope
+
+    # k = 4, b1 = 0.5 < b2 = 0.9 (Eq. 8): the loss falls log10(b2) decades per step (D5), decoupled (C grows, D13)
+    slope, fixed, coupling = loss_envelope_slope(4, 0.5, 0.9, 400, 1400)
+    assert fixed == pytest.approx(np.log10(0.9), rel=1e-12)
+    assert slope == pytest.approx(fixed, rel=1e-3) and coupling > 10
+    with pytest.raises(ValueError, match="stop"):
+        loss_envelope_slope(4, 0.5, 0.9, 400, 410)

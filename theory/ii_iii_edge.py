@@ -38,6 +38,14 @@ of the ghost band past the existence line ``beta1 = beta2^{(k-1)/(2(k-2))}`` (do
    hypothesis: where real entries land (``m`` must be small too, or ``s`` is huge and the orbit leaves the line at
    once) is not derived, so it is not adopted.
 
+4. **Initial convergence** (:func:`onset_rule_agreements`, :func:`onsets_across_line`). The paper's regime II is
+   "*initial* exponential convergence below the SignGD threshold, interrupted by a violent loss spike" (Sec. 6.2);
+   a chance phase after a long oscillation is not that. Counting a scan's II cell as II only if its first phase
+   starts within ``D`` steps of arrival (``phase_onset <= D``, from the trajectory alone) removes the chance
+   phases; the question is whether the edge it leaves is the existence line for some ``D``. The best cut per row
+   of the relabelled map is reported next to the agreement with Thm 6.1, and the onsets of one row across the
+   line show how the edge moves.
+
 ``python -m theory.ii_iii_edge`` prints the tables (quoted in docs/scanners.md item 11).
 """
 from __future__ import annotations
@@ -229,6 +237,68 @@ def best_row_cuts(obs, pred, lams=None):
     return best[1], best[2], best[3], best[4]
 
 
+def onset_rule_agreements(ds, limits=(25, 50, 100, 200, 400, 1600)):
+    """The paper's reading of regime II, *initial* exponential convergence (Sec. 6.2: "initial exponential
+    convergence below the SignGD threshold, interrupted by a violent loss spike"), applied to a phase Dataset
+    ``ds``: a cell the scan calls II counts as II only if its first exponential phase starts at most ``D`` steps
+    after its arrival at the SignGD scale (``phase_onset <= D``), else III (decided from the trajectory alone).
+
+    Returns ``{D: (II, III against Thm 6.1, II, III of the best cut per row)}`` (:func:`best_row_cuts` on the
+    relabelled map) for every ``D`` of ``limits``, and ``None`` for the scanner's own rule (no limit)."""
+    limits = tuple(check_int("limits", d, low=0) for d in limits)
+    obs = np.asarray(ds.regime.values)
+    pred = np.asarray(ds.predicted_regime.values)
+    onset = np.asarray(ds.phase_onset.values)
+    out = {}
+    for d in (None, *limits):
+        lab = obs if d is None else np.where((obs == 2) & (onset > d), 3, obs)
+        c2, c3, _, _ = best_row_cuts(lab, pred)
+        out[d] = (float(np.mean(lab[pred == 2] == 2)), float(np.mean(lab[pred == 3] == 3)), c2, c3)
+    return out
+
+
+def onsets_across_line(ds, beta2, cells=4):
+    """``phase_onset`` of the ``cells`` predicted-II cells nearest the existence line in the row nearest ``beta2``,
+    and of the cells past it up to the first one observed III: ``(beta1 values, q = beta1/rho^{k-1}, onsets)``
+    (``q = 1`` is the line; onset -1: no phase)."""
+    b2v = ds[ds.attrs["y_name"]].values
+    b1v = ds[ds.attrs["x_name"]].values
+    r = int(np.argmin(np.abs(b2v - beta2)))
+    rho = b2v[r] ** (1.0 / (2 * (int(ds.attrs["k"]) - 2)))
+    q = b1v / rho ** (int(ds.attrs["k"]) - 1)
+    pred = ds.predicted_regime.values[r]
+    obs = ds.regime.values[r]
+    inside = np.flatnonzero(pred == 2)[-cells:]
+    past = np.flatnonzero(pred == 3)
+    stop = past[np.argmax(obs[past] == 3)] if np.any(obs[past] == 3) else past[-1]
+    cols = np.concatenate([inside, past[past <= stop]])
+    return b1v[cols], q[cols], ds.phase_onset.values[r, cols]
+
+
+def loss_envelope_slope(k, beta1, beta2, start, stop, *, window=20, lr=0.01):
+    """Slope (decades per step, least squares) of the envelope of ``log10`` loss, its maximum over consecutive windows
+    of ``window`` steps, between steps ``start`` and ``stop`` of one Adam run (eps = 0, no bias correction,
+    ``x0 = 1``; the log-space trajectory of :func:`dynsys.simulate.trajectory`), next to the fixed point's slope
+    ``k log10 rho`` (math.md D5) and the mean ``log10 v/g^2`` over those steps."""
+    from dynsys.objectives import power
+    from dynsys.optimizers import adam
+    from dynsys.simulate import trajectory
+
+    k = check_even_k("k", k, minimum=4)
+    b1, b2 = _cell_betas(beta1, beta2)
+    start = check_int("start", start, low=0)
+    stop = check_int("stop", stop, low=start + 2 * window)
+    window = check_int("window", window, low=1)
+    tr = trajectory(adam(lr=lr, beta1=float(b1[0]), beta2=float(b2[0]), eps=0.0, bias_correction=False), power(k),
+                    1.0, stop)
+    log_loss = tr.log10_loss.values[start:stop]
+    n = log_loss.size // window
+    env = log_loss[:n * window].reshape(n, window).max(axis=1)
+    slope = np.polyfit(start + window * (np.arange(n) + 0.5), env, 1)[0]
+    coupling = np.mean((tr.log10_v.values - 2 * tr.log10_abs_grad.values)[start:stop])
+    return float(slope), k * math.log10(float(b2[0])) / (2 * (k - 2)), float(coupling)
+
+
 @njit(cache=True)
 def _saddle_run(k, b1, b2, eps, steps, thr):
     lam = 1.0 / math.sqrt(b2)
@@ -288,9 +358,16 @@ def main(n=96, steps=20_000):
     print("| k | II (theory) | III (theory) | II (best cut per row) | III (best cut per row) | cut - existence line, "
           "median by beta2 band [0, .25) / [.25, .5) / [.5, .75) / [.75, 1) |")
     print("|---|---:|---:|---:|---:|---|")
-    rules, ratios, medians, dropped, saddle = {}, {}, {}, {}, {}
+    rules, ratios, medians, dropped, saddle, onset, across, small_b2 = {}, {}, {}, {}, {}, {}, {}, {}
     for k in (4, 6, 8):
         ds = issue13_scan(k, n, steps)
+        onset[k] = onset_rule_agreements(ds)
+        lab = np.where((ds.regime.values == 2) & (ds.phase_onset.values > 100), 3, ds.regime.values)
+        cut = best_row_cuts(lab, ds.predicted_regime.values)[2]
+        r = int(np.argmin(np.abs(ds.beta2.values - 0.06)))
+        b1v = ds.beta1.values
+        small_b2[k] = (ds.beta2.values[r], (b1v[min(max(cut[r], 0), b1v.size - 1)] - (b1v[1] - b1v[0]) / 2) / ds.beta2.values[r] ** ((k - 1) / (2 * (k - 2))))
+        across[k] = onsets_across_line(ds, 0.8385)
         obs, pred = ds.regime.values, ds.predicted_regime.values
         a2, a3, cuts, _ = best_row_cuts(obs, pred)
         b1v, b2v = ds.beta1.values, ds.beta2.values
@@ -336,6 +413,19 @@ def main(n=96, steps=20_000):
           "(phase 0; over 8 phases of its fundamental domain): "
           + "; ".join(f"k = {k}: {a:.4f} / {b:.4f} vs {c:.4f} / {d:.4f} (II {e:.4f}-{f:.4f}, III {g:.4f}-{h:.4f})"
                       for k, (a, b, c, d, e, f, g, h) in saddle.items()))
+    print("\nquestion 4, initial convergence (II only if phase_onset <= D): II / III against Thm 6.1, and of the best cut "
+          "per row\n\n| D | " + " | ".join(f"k = {k}" for k in onset) + " |\n|---|" + "---|" * len(onset))
+    for d in next(iter(onset.values())):
+        print(f"| {'none' if d is None else d} | " + " | ".join(
+            "{:.3f} / {:.3f}, cut {:.3f} / {:.3f}".format(*o[d]) for o in onset.values()) + " |")
+    print("\nphase_onset across the existence line, row beta2 = 0.8385 (q = beta1/rho^(k-1); | marks the line): " + "; ".join(
+        f"k = {k}: " + " ".join(("| " if i and q[i - 1] < 1 <= q[i] else "") + f"{o}" for i, o in enumerate(ons))
+        for k, (_, q, ons) in across.items()))
+    print("\nD = 100: beta1/rho^(k-1) at the best cut of the row nearest beta2 = 0.06: " + "; ".join(
+        f"k = {k}: {q:.3f} (beta2 = {b2:.4f})" for k, (b2, q) in small_b2.items()))
+    slope, fixed, coupling = loss_envelope_slope(6, 0.9219, 0.8385, 300, 660)
+    print(f"\nk = 6, beta1 = 0.9219, beta2 = 0.8385 (past the line), steps 300-660: loss envelope {slope:.4f} decades/step "
+          f"(fixed point {fixed:.4f}), mean log10 v/g^2 {coupling:.2f}")
     print("\n| k | rule | agreement I | II | III |\n|---|---|---:|---:|---:|")
     for k, (agr, same, n) in rules.items():
         for rule, (a1, a2, a3) in agr.items():
