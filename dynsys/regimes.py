@@ -339,7 +339,7 @@ def decoupled_attractor(beta1, beta2, k, *, steps=20_000, max_period=64):
     :data:`NO_PERIOD_TWO_ORBIT` (-2) where Eq. 9 holds (no orbit to start from). On every attractor that is kept
     ``x`` converges at rate ``rho`` (``ln|x_n/x_0| = n ln rho + ln(w_n/w_0)/(k-2)``); on the 64 x 64 corner grids
     of ``python -m theory.period_two_orbit`` the cells past the second flip whose decoupled map keeps an attractor
-    are mostly observed I and those whose map escapes never are (docs/scanners.md item 10).
+    are mostly observed I and those whose map escapes never are (docs/regime-agreement.md item 10).
     """
     k = check_even_k("k", k, minimum=4)
     steps = check_int("steps", steps, low=1)

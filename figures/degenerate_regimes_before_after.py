@@ -10,7 +10,7 @@ correction, x_0 = 1, 20000 steps; math.md D12, claim D15), from :func:`dynsys.sc
 (c) the observed regime with the exponential-phase rule (``phase_steps >= 8`` steps 5 decades below
     c eta^k/k); black dots: unsettled cells (the first 10000 steps give another label); cyan: the best
     II/III cut per beta2 row read off this map (``theory.ii_iii_edge.best_row_cuts``, an oracle, not a
-    prediction: how far any boundary curve could agree; docs/scanners.md item 11);
+    prediction: how far any boundary curve could agree; docs/regime-agreement.md item 11);
 (d) where (c) disagrees with (a), coloured by the cell's ``boundary_distance`` (beta1 distance to the
     nearest theory boundary): the remaining disagreement lies within a few hundredths of the
     boundaries, mostly just past the existence line (D15: the ghost of the fixed point), and on the

@@ -1,4 +1,4 @@
-"""The finite-time II/III edge (theory/ii_iii_edge.py, docs/scanners.md item 11).
+"""The finite-time II/III edge (theory/ii_iii_edge.py, docs/regime-agreement.md item 11).
 
 What is asserted: the oracle of "best cut per row" recovers a known cut exactly and is an upper bound of the
 theory's own line; the stricter phase statistics follow the scan's trajectory (their plain run equals the scan's

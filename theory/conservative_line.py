@@ -32,7 +32,7 @@ the fixed point or on periodic orbits (D16 is the special case ``w_n = w_0``). C
 What this changes (``dynsys.regimes.predicted_regime``): a cell exactly on Eq. 8 with Eq. 9 satisfied is
 predicted **I** (the linear theory of D4 is inconclusive there, ``|det J| = 1``; it was counted as II).
 On the 96 x 96 grid of ``k = 4`` these are the 96 cells ``beta1 = beta2``; 89 of them converge for all
-20000 steps (the measured numbers: docs/scanners.md). Lyapunov stability is local: an orbit injected
+20000 steps (the measured numbers: docs/regime-agreement.md items 1 and 7). Lyapunov stability is local: an orbit injected
 outside the stable island (small as ``theta -> 0``, i.e. ``beta2 -> 1``, or near the 1:3 / 1:4
 resonances) wanders in the surrounding chaotic layer and can still spike.
 """

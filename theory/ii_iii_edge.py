@@ -3,7 +3,7 @@ what stricter definitions of an exponential phase do (issue 13; a measurement, n
 
 Two questions about the 96 x 96 x 20000 maps of issue 13 (Adam, ``lr = 0.01``, eps = 0, no bias correction,
 ``x0 = 1``), whose regime-III agreement (0.927 / 0.868 / 0.856 for k = 4 / 6 / 8) misses the target because
-of the ghost band past the existence line ``beta1 = beta2^{(k-1)/(2(k-2))}`` (docs/scanners.md items 3, 5, 8):
+of the ghost band past the existence line ``beta1 = beta2^{(k-1)/(2(k-2))}`` (docs/regime-agreement.md items 3, 5, 8):
 
 1. **Is the observed II/III edge a curve at all?** :func:`best_row_cuts` puts, in every ``beta2`` row, one cut
    through the cells the theory calls II or III (II left of it, III right of it), placed to minimize
@@ -46,7 +46,7 @@ of the ghost band past the existence line ``beta1 = beta2^{(k-1)/(2(k-2))}`` (do
    of the relabelled map is reported next to the agreement with Thm 6.1, and the onsets of one row across the
    line show how the edge moves.
 
-``python -m theory.ii_iii_edge`` prints the tables (quoted in docs/scanners.md item 11).
+``python -m theory.ii_iii_edge`` prints the tables (quoted in docs/regime-agreement.md item 11).
 """
 from __future__ import annotations
 

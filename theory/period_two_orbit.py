@@ -244,6 +244,6 @@ def cascade_census(n=64, steps=20_000):
     return out
 
 
-if __name__ == "__main__":  # python -m theory.period_two_orbit: the cascade census quoted in docs/scanners.md item 10
+if __name__ == "__main__":  # python -m theory.period_two_orbit: the cascade census quoted in docs/regime-agreement.md item 10
     for kv, counts in cascade_census().items():
         print(f"k = {kv}: " + "; ".join(f"{kind} {c} cells, {i} observed I" for kind, (c, i) in sorted(counts.items())))

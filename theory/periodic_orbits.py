@@ -29,7 +29,7 @@ the existence line (D15's band) are passages near such weakly unstable periodic 
 ``u`` to infinity along ``s = rho`` that D15 describes (both give the same loss slope, which is why
 D15's slope test cannot tell them apart). This claim does **not** give a closed-form edge of the band:
 the area expansion bounds how fast a set of states spreads, not where the regime-III oscillation
-injects the orbit (the coupled, ``z > 0``, steps before a phase decide that), see docs/scanners.md.
+injects the orbit (the coupled, ``z > 0``, steps before a phase decide that), see docs/regime-agreement.md item 5.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ is at least ``depth`` decades below the plateau, i.e. ``|x_t| < lr 10^(-depth/k)
 ``c x^k/k < 10^(-depth) c lr^k/k``): ``phase_steps``. On the 96 x 96 ``(beta1, beta2)`` scans at
 20000 steps (k = 4, 6, 8) 99.8-99.9 % of the cells more than 0.1 past the existence line have
 ``phase_steps <= 7`` (at most 11-19), and the cells well inside the predicted-II band have at least 5
-(k = 4) to 15 (k = 6): ``phase_length = 8`` separates the two populations (docs/scanners.md).
+(k = 4) to 15 (k = 6): ``phase_length = 8`` separates the two populations (docs/regime-agreement.md item 2).
 
 The run is the cell's own trajectory, bit for bit: :func:`cell_phases` repeats the arithmetic of
 :mod:`dynsys.scan.lanes` (same operations in the same order, in scaled units renewed by exact
@@ -31,7 +31,7 @@ carries their difference, ``phase_onset``. On the 96 x 96 x 20000 scans of k = 4
 cells at least 0.03 inside the existence line start their first phase a median 15 / 16 / 21 steps after
 arrival (90 % within 38 / 38 / 35), while those at least 0.02 past the line (the ghost band of claims
 D15/D16) do so a median 1124 / 2522 / 1892 steps after it: their phases are chance passages after a long
-oscillation, not the initial convergence (docs/scanners.md item 8; ``figures/degenerate_phase_onset.py``).
+oscillation, not the initial convergence (docs/regime-agreement.md item 8; ``figures/degenerate_phase_onset.py``).
 
 **Speed.** :func:`phase_statistics` runs :func:`cell_phases`' arithmetic for 32 cells at a time in vectorized
 lane loops, in fast spans of 32 steps checked at their end (:func:`_vector_phases`), at about the main kernel's
