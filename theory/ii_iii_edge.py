@@ -237,6 +237,13 @@ def best_row_cuts(obs, pred, lams=None):
     return best[1], best[2], best[3], best[4]
 
 
+def initial_convergence_labels(ds, limit):
+    """The regime map of ``ds`` with a II cell relabelled III unless ``phase_onset <= limit`` (``None``: the scan's
+    own labels); see :func:`onset_rule_agreements`."""
+    obs = np.asarray(ds.regime.values)
+    return obs if limit is None else np.where((obs == 2) & (np.asarray(ds.phase_onset.values) > limit), 3, obs)
+
+
 def onset_rule_agreements(ds, limits=(25, 50, 100, 200, 400, 1600)):
     """The paper's reading of regime II, *initial* exponential convergence (Sec. 6.2: "initial exponential
     convergence below the SignGD threshold, interrupted by a violent loss spike"), applied to a phase Dataset
@@ -246,12 +253,10 @@ def onset_rule_agreements(ds, limits=(25, 50, 100, 200, 400, 1600)):
     Returns ``{D: (II, III against Thm 6.1, II, III of the best cut per row)}`` (:func:`best_row_cuts` on the
     relabelled map) for every ``D`` of ``limits``, and ``None`` for the scanner's own rule (no limit)."""
     limits = tuple(check_int("limits", d, low=0) for d in limits)
-    obs = np.asarray(ds.regime.values)
     pred = np.asarray(ds.predicted_regime.values)
-    onset = np.asarray(ds.phase_onset.values)
     out = {}
     for d in (None, *limits):
-        lab = obs if d is None else np.where((obs == 2) & (onset > d), 3, obs)
+        lab = initial_convergence_labels(ds, d)
         c2, c3, _, _ = best_row_cuts(lab, pred)
         out[d] = (float(np.mean(lab[pred == 2] == 2)), float(np.mean(lab[pred == 3] == 3)), c2, c3)
     return out
@@ -362,8 +367,7 @@ def main(n=96, steps=20_000):
     for k in (4, 6, 8):
         ds = issue13_scan(k, n, steps)
         onset[k] = onset_rule_agreements(ds)
-        lab = np.where((ds.regime.values == 2) & (ds.phase_onset.values > 100), 3, ds.regime.values)
-        cut = best_row_cuts(lab, ds.predicted_regime.values)[2]
+        cut = best_row_cuts(initial_convergence_labels(ds, 100), ds.predicted_regime.values)[2]
         r = int(np.argmin(np.abs(ds.beta2.values - 0.06)))
         b1v = ds.beta1.values
         small_b2[k] = (ds.beta2.values[r], (b1v[min(max(cut[r], 0), b1v.size - 1)] - (b1v[1] - b1v[0]) / 2) / ds.beta2.values[r] ** ((k - 1) / (2 * (k - 2))))
